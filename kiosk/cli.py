@@ -1,0 +1,526 @@
+"""The `kiosk` command: run the kiosk, serve it, and administer accounts.
+
+Configuration is loaded once here, at the edge, and passed down; nothing below reads the
+environment. Every failure prints one line (`kiosk: error: ...`) and exits non-zero: 2 for an
+error, 1 for a refusal where a command answers yes/no (`verify`, `users import` with bad lines).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import re
+import secrets
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from functools import wraps
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from kiosk.config import MODES, Settings, load_settings
+from kiosk.core.errors import (
+    AccountLockedError,
+    ConfigError,
+    InvalidCodeError,
+    KioskError,
+    UnknownAccountError,
+)
+
+if TYPE_CHECKING:
+    from kiosk.core.service import KioskService
+
+log = logging.getLogger("kiosk")
+
+DEMO_EMAIL = "demo@example.com"
+EXIT_REFUSED = 1
+EXIT_ERROR = 2
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(message: str, code: int = EXIT_ERROR) -> None:
+    click.echo(f"kiosk: error: {_one_line(message)}", err=True)
+    sys.exit(code)
+
+
+def _one_line(text: str) -> str:
+    """Never let a message carry control characters or several lines to the terminal."""
+    return "".join(ch if ch.isprintable() else "?" for ch in " ".join(str(text).split()))
+
+
+def setup_logging(settings: Settings) -> None:
+    """Log to the configured file (0600). Never a secret: only events and error references."""
+    path = settings.log_path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600)
+        handler: logging.Handler = logging.StreamHandler(os.fdopen(fd, "a", encoding="utf-8"))
+    except OSError:
+        handler = logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger("kiosk")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    root.propagate = False
+
+
+def report_unexpected(exc: BaseException) -> str:
+    """Log an unexpected error with a short reference and return the reference."""
+    reference = uuid.uuid4().hex[:8].upper()
+    log.error("unexpected error, reference %s", reference, exc_info=exc)
+    return reference
+
+
+def handle_errors(func: F) -> F:
+    """One clear line and a non-zero exit for every failure; never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except KioskError as exc:
+            _fail(str(exc))
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("", err=True)
+            _fail("interrupted")
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            reference = report_unexpected(exc)
+            _fail(f"unexpected {exc.__class__.__name__} (reference {reference}, see the log)")
+
+    return wrapper  # type: ignore[return-value]
+
+
+class Context:
+    """What every command needs: the settings, and the service opened on first use."""
+
+    def __init__(self, config_path: Path | None) -> None:
+        self.config_path = config_path
+        self._settings: Settings | None = None
+        self._service: KioskService | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config_path)
+            setup_logging(self._settings)
+        return self._settings
+
+    def service(self, *, migrate: bool = True) -> KioskService:
+        if self._service is None:
+            from kiosk.core.service import KioskService
+
+            self._service = KioskService.open(
+                self.settings, key_env=os.environ.get("KIOSK_SECRET_KEY") or None, migrate=migrate
+            )
+        return self._service
+
+    def close(self) -> None:
+        if self._service is not None:
+            self._service.close()
+
+
+def _config_path(option: str | None) -> Path | None:
+    if option:
+        return Path(option)
+    env = os.environ.get("KIOSK_CONFIG")
+    if env:
+        return Path(env)
+    default = Path("config.toml")
+    return default if default.exists() else None
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config",
+    metavar="PATH",
+    help="config.toml to use (default: $KIOSK_CONFIG, else ./config.toml).",
+)
+@click.version_option(package_name="kiosk")
+@click.pass_context
+def cli(click_ctx: click.Context, config: str | None) -> None:
+    """Self-service enrollment of an authenticator app, and the tools to run it."""
+    os.umask(0o077)  # everything this process creates is private to the kiosk's user
+    ctx = Context(_config_path(config))
+    click_ctx.obj = ctx
+    click_ctx.call_on_close(ctx.close)
+    if click_ctx.invoked_subcommand is None:
+        click_ctx.invoke(run)
+
+
+# ---------------------------------------------------------------------------------- the kiosk
+def _source() -> str:
+    from kiosk.core.audit import source_from_environment
+
+    return source_from_environment()
+
+
+def _launch(ctx: Context, mode: str, demo_hint: str | None = None) -> None:
+    settings = ctx.settings
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        _fail(
+            "the kiosk needs an interactive terminal"
+            + (" (connect with ssh -t)" if mode == "ssh" else "")
+        )
+    service = ctx.service()
+    from kiosk.ui.app import KioskApp
+
+    app = KioskApp(service, mode=mode, source=_source(), demo_hint=demo_hint)
+    app.run()
+    if app.crash_reference:
+        _fail(f"the kiosk stopped unexpectedly (reference {app.crash_reference}, see the log)")
+
+
+@cli.command()
+@click.option("--mode", type=click.Choice(MODES), help="Override kiosk.mode from the config.")
+@pass_ctx
+@handle_errors
+def run(ctx: Context, mode: str | None) -> None:
+    """Run the kiosk full-screen in this terminal (the default command)."""
+    _launch(ctx, mode or ctx.settings.kiosk.mode)
+
+
+@cli.command()
+@click.option("--mode", type=click.Choice(MODES), default="ssh", show_default=True,
+              help="ssh mode lets ctrl+c quit the demo.")
+@click.option("--reset-mfa", is_flag=True, help="Forget the demo account's authenticator first.")
+@click.option("--no-launch", is_flag=True, help="Only prepare the demo account.")
+@pass_ctx
+@handle_errors
+def demo(ctx: Context, mode: str, reset_mfa: bool, no_launch: bool) -> None:
+    """Create (or refresh) a demo account, print its password, and launch the kiosk."""
+    from kiosk.core.errors import AccountExistsError
+
+    service = ctx.service()
+    password = "-".join(secrets.token_hex(2) for _ in range(3))
+    try:
+        service.add_user(DEMO_EMAIL, password, source="demo")
+    except AccountExistsError:
+        service.set_password(DEMO_EMAIL, password, source="demo")
+    if reset_mfa:
+        service.reset_mfa(DEMO_EMAIL, source="demo")
+    enrolled = next(u for u in service.iter_users() if u.email == DEMO_EMAIL).enrolled
+    click.echo(f"Database: {ctx.settings.database_url}")
+    click.echo(f"Demo account:  {DEMO_EMAIL}")
+    click.echo(f"Password:      {password}")
+    if enrolled:
+        click.echo("This account already has an authenticator; add --reset-mfa to enroll again.")
+    if no_launch:
+        return
+    hint = f"Demo account: {DEMO_EMAIL}   password: {password}"
+    _launch(ctx, mode, demo_hint=hint)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--public-url", default=None, help="URL the browser reaches (behind a proxy).")
+@pass_ctx
+@handle_errors
+def serve(ctx: Context, host: str, port: int, public_url: str | None) -> None:
+    """Serve the kiosk to a browser with textual-serve. No authentication of its own:
+    keep it on loopback behind a TLS reverse proxy on a trusted network."""
+    import shlex
+
+    from textual_serve.server import Server
+
+    settings = ctx.settings
+    ctx.service()  # fail here, clearly, rather than in every browser session
+    parts = [sys.executable, "-m", "kiosk"]
+    if ctx.config_path is not None:
+        parts += ["--config", str(ctx.config_path.resolve())]
+    parts += ["run", "--mode", settings.kiosk.mode]
+    command = " ".join(shlex.quote(p) for p in parts)
+    click.echo(f"Serving the kiosk on http://{host}:{port}/ (no authentication: keep it private)")
+    Server(command, host=host, port=port, title="kiosk", public_url=public_url).serve()
+
+
+# ---------------------------------------------------------------------------------- users
+@cli.group()
+def users() -> None:
+    """Add, list, reset, unlock and remove accounts."""
+
+
+def _read_password_stdin() -> str:
+    line = sys.stdin.readline()
+    return line[:-1] if line.endswith("\n") else line
+
+
+@users.command("add")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from one line of stdin.")
+@pass_ctx
+@handle_errors
+def users_add(ctx: Context, email: str, password_stdin: bool) -> None:
+    """Add an account (prompts twice for the password unless --password-stdin)."""
+    from kiosk.core.accounts import normalize_email
+
+    normalize_email(email)  # a bad email is refused before any prompt
+    if password_stdin:
+        password = _read_password_stdin()
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    added = ctx.service().add_user(email, password, source=f"admin:{_source()}")
+    click.echo(f"added {added}")
+
+
+@users.command("set-password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from one line of stdin.")
+@pass_ctx
+@handle_errors
+def users_set_password(ctx: Context, email: str, password_stdin: bool) -> None:
+    """Set a new password for an account."""
+    service = ctx.service()
+    service._admin_account(email)
+    password = _read_password_stdin() if password_stdin else click.prompt(
+        "New password", hide_input=True, confirmation_prompt=True
+    )
+    click.echo(f"password changed for {service.set_password(email, password, source=f'admin:{_source()}')}")
+
+
+@users.command("import")
+@click.argument("csv_file", type=click.Path(dir_okay=False, allow_dash=True))
+@pass_ctx
+@handle_errors
+def users_import(ctx: Context, csv_file: str) -> None:
+    """Add accounts from a CSV of `email,password` lines; reports each bad line."""
+    service = ctx.service()
+    try:
+        raw = sys.stdin.buffer.read() if csv_file == "-" else Path(csv_file).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {csv_file}: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{csv_file} is not UTF-8 text") from None
+    added = bad = 0
+    source = f"admin:{_source()}"
+    for number, row in _csv_rows(text):
+        if number == 1 and [c.strip().lower() for c in row] == ["email", "password"]:
+            continue
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(row) != 2:
+            click.echo(f"line {number}: expected 'email,password'", err=True)
+            bad += 1
+            continue
+        try:
+            service.add_user(row[0], row[1], source=source)
+            added += 1
+        except KioskError as exc:
+            click.echo(f"line {number}: {_one_line(str(exc))}", err=True)
+            bad += 1
+    click.echo(f"added {added} account(s), {bad} line(s) refused")
+    if bad:
+        sys.exit(EXIT_REFUSED)
+
+
+def _csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            yield reader.line_num, ["", "", ""]  # reported as a bad line
+            continue
+        yield reader.line_num, row
+
+
+@users.command("list")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array of objects.")
+@pass_ctx
+@handle_errors
+def users_list(ctx: Context, as_json: bool) -> None:
+    """List accounts: enrolled, locked, last sign-in."""
+    from kiosk.core.service import summary_as_json
+
+    rows = ctx.service().iter_users()
+    out = click.get_text_stream("stdout")
+    if as_json:
+        # Streamed: one object at a time, never the whole list in memory.
+        out.write("[")
+        for index, user in enumerate(rows):
+            out.write(("," if index else "") + "\n  " + json.dumps(summary_as_json(user)))
+        out.write("\n]\n" if out else "]\n")
+        return
+    out.write(f"{'EMAIL':40} {'ENROLLED':20} {'LOCKED':8} LAST SIGN-IN\n")
+    for user in rows:
+        data = summary_as_json(user)
+        enrolled = data["enrolled_at"] or "no"
+        locked = "yes" if user.locked else "no"
+        out.write(f"{user.email:40} {enrolled!s:20} {locked:8} {data['last_sign_in'] or '-'}\n")
+
+
+def _email_command(name: str, method: str, verb: str, doc: str) -> None:
+    @users.command(name, help=doc)
+    @click.argument("email")
+    @pass_ctx
+    @handle_errors
+    def command(ctx: Context, email: str) -> None:
+        done = getattr(ctx.service(), method)(email, source=f"admin:{_source()}")
+        click.echo(f"{verb} {done}")
+
+
+_email_command("reset-mfa", "reset_mfa", "reset", "Remove the authenticator and recovery code; "
+               "the next sign-in sets up a new device.")
+_email_command("unlock", "unlock", "unlocked", "Clear the failed-attempt lock.")
+_email_command("remove", "remove_user", "removed", "Delete the account.")
+
+
+# ---------------------------------------------------------------------------------- audit
+_RELATIVE = re.compile(r"(\d+)\s*([smhdw])")
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """`2h`, `3d`, `1w`, or an ISO date/time (UTC unless it says otherwise); naive UTC out."""
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    match = _RELATIVE.fullmatch(text.strip())
+    if match:
+        amount, unit = int(match.group(1)), match.group(2)
+        seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[unit]
+        try:
+            return now - timedelta(seconds=amount * seconds)
+        except OverflowError:
+            raise ConfigError(f"--since {text!r} is too far back") from None
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError("--since takes e.g. 2h, 3d, 2026-11-01 or 2026-11-01T08:00Z") from None
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC).replace(tzinfo=None)
+    return when
+
+
+@cli.command("audit")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--since", metavar="WHEN", help="e.g. 24h, 7d, 2026-11-01.")
+@click.option("--email", metavar="EMAIL", help="Only this account's events.")
+@pass_ctx
+@handle_errors
+def audit_command(ctx: Context, as_json: bool, since: str | None, email: str | None) -> None:
+    """Show audit events (UTC), oldest first."""
+    from kiosk.core import audit
+    from kiosk.core.accounts import normalize_email
+    from kiosk.store.database import storage_errors
+
+    since_at = parse_since(since) if since else None
+    wanted = normalize_email(email) if email else None
+    ctx.service()
+    out = click.get_text_stream("stdout")
+    with storage_errors("read the audit log"):
+        for row in audit.query(since=since_at, email=wanted):
+            at = row.at.replace(microsecond=0).isoformat() + "Z"
+            if as_json:
+                record = {"at": at, "event": row.event, "email": row.email,
+                          "source": row.source, "detail": row.detail}
+                out.write(json.dumps(record) + "\n")
+            else:
+                out.write(f"{at}  {row.event:15} {row.email or '-':32} {row.source:24} {row.detail}\n")
+
+
+# ---------------------------------------------------------------------------------- verify
+@cli.command()
+@click.argument("email")
+@pass_ctx
+def verify(ctx: Context, email: str) -> None:
+    """Check one code read from stdin: exit 0 accepted, 1 refused, 2 error.
+
+    The same throttle and replay guard as the kiosk, for other systems (e.g. pam_exec)."""
+    try:
+        code = sys.stdin.readline(128)
+        service = ctx.service()
+        service.verify_for_external(email, code, source=f"verify:{_source()}")
+    except (InvalidCodeError, AccountLockedError, UnknownAccountError) as exc:
+        click.echo(f"kiosk: refused: {_one_line(str(exc))}", err=True)
+        sys.exit(EXIT_REFUSED)
+    except KioskError as exc:
+        _fail(str(exc))
+    except Exception as exc:  # noqa: BLE001
+        _fail(f"unexpected {exc.__class__.__name__} (reference {report_unexpected(exc)})")
+    click.echo("accepted")
+
+
+# ---------------------------------------------------------------------------------- db, keys
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@pass_ctx
+@handle_errors
+def db_upgrade(ctx: Context) -> None:
+    """Bring the schema up to date (the kiosk also does this when it starts)."""
+    from kiosk.store.database import open_database, schema_version
+
+    database = open_database(ctx.settings.database_url, migrate=True)
+    click.echo(f"schema version {schema_version(database)}")
+    database.close()
+
+
+@db.command("status")
+@pass_ctx
+@handle_errors
+def db_status(ctx: Context) -> None:
+    """Show the schema version of the database and of this kiosk; changes nothing."""
+    from kiosk.store.database import SCHEMA_VERSION, connect_database, schema_version
+
+    database = connect_database(ctx.settings.database_url)
+    click.echo(f"database schema {schema_version(database)}, kiosk schema {SCHEMA_VERSION}")
+    database.close()
+
+
+@cli.group()
+def keys() -> None:
+    """Encryption keys for the stored TOTP secrets."""
+
+
+@keys.command("rotate")
+@pass_ctx
+@handle_errors
+def keys_rotate(ctx: Context) -> None:
+    """Re-encrypt every TOTP secret under a new key version."""
+    version = ctx.service().rotate_keys(source=f"admin:{_source()}")
+    click.echo(f"every secret now uses key version {version}; retire old keys with `kiosk keys retire`")
+
+
+@keys.command("retire")
+@pass_ctx
+@handle_errors
+def keys_retire(ctx: Context) -> None:
+    """Remove key versions that no stored secret uses any more."""
+    retired = ctx.service().retire_unused_keys()
+    click.echo(f"retired key version(s): {', '.join(map(str, retired))}" if retired else "nothing to retire")
+
+
+# ---------------------------------------------------------------------------------- ssh
+@cli.command("ssh-config")
+@click.option("--user", default="enroll", show_default=True, help="The dedicated system account.")
+@pass_ctx
+@handle_errors
+def ssh_config(ctx: Context, user: str) -> None:
+    """Print an sshd_config Match block that runs this kiosk for USER."""
+    from kiosk.deploy import sshd_match_block
+
+    kiosk_path = Path(sys.argv[0]).resolve() if Path(sys.argv[0]).name == "kiosk" else None
+    config = ctx.config_path.resolve() if ctx.config_path else None
+    click.echo(sshd_match_block(user=user, kiosk=str(kiosk_path or "kiosk"), config=config), nl=False)
+
+
+def main() -> None:
+    cli(prog_name="kiosk")

@@ -1,0 +1,157 @@
+"""Settings: frozen dataclasses loaded once from config.toml and validated.
+
+Looked up from `--config PATH`, else `$KIOSK_CONFIG`, else `./config.toml` (the CLI decides which;
+this module only reads the file it is given). Relative paths resolve against the config file's
+folder. An unknown section or key, or a value of the wrong type, is a `ConfigError` naming it.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from kiosk.core.errors import ConfigError
+
+MODES = ("kiosk", "ssh")
+
+
+@dataclass(frozen=True)
+class KioskSettings:
+    organization: str = "Procore"
+    mode: str = "kiosk"
+    idle_timeout: int = 120
+    signed_in_timeout: int = 15
+    log_file: str = "kiosk.log"
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = "sqlite:///kiosk.db"
+
+
+@dataclass(frozen=True)
+class SecuritySettings:
+    key_file: str = "kiosk.key"
+    max_failed_attempts: int = 5
+    lockout_minutes: int = 15
+    totp_window: int = 1
+    password_min_length: int = 8
+
+
+@dataclass(frozen=True)
+class Argon2Settings:
+    time_cost: int = 3
+    memory_cost: int = 65536  # KiB
+    parallelism: int = 4
+
+
+@dataclass(frozen=True)
+class Settings:
+    kiosk: KioskSettings = field(default_factory=KioskSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
+    argon2: Argon2Settings = field(default_factory=Argon2Settings)
+    base_dir: Path = field(default_factory=Path.cwd)
+
+    def resolve(self, path: str) -> Path:
+        """A path from the config, relative to the config file's folder."""
+        candidate = Path(path).expanduser()
+        return candidate if candidate.is_absolute() else (self.base_dir / candidate)
+
+    @property
+    def key_path(self) -> Path:
+        return self.resolve(self.security.key_file)
+
+    @property
+    def log_path(self) -> Path:
+        return self.resolve(self.kiosk.log_file)
+
+    @property
+    def database_url(self) -> str:
+        """The database URL with a relative SQLite path made absolute."""
+        url = self.database.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix):
+            rest = url[len(prefix) :]
+            if rest and rest != ":memory:" and not rest.startswith("/"):
+                return prefix + str(self.resolve(rest))
+        return url
+
+
+_SECTIONS: dict[str, type] = {
+    "kiosk": KioskSettings,
+    "database": DatabaseSettings,
+    "security": SecuritySettings,
+    "argon2": Argon2Settings,
+}
+
+_TYPE_NAMES = {int: "a whole number", str: "a string", bool: "true or false"}
+
+
+def _build_section(name: str, cls: type, raw: Any) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    known = {f.name: f for f in fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise ConfigError(f"unknown key '{key}' in [{name}]")
+        expected = type(known[key].default)
+        ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
+        if not ok:
+            raise ConfigError(
+                f"{name}.{key} must be {_TYPE_NAMES.get(expected, expected.__name__)}"
+            )
+        values[key] = value
+    return cls(**values)
+
+
+def _validate(settings: Settings) -> None:
+    k, s, a = settings.kiosk, settings.security, settings.argon2
+    if k.mode not in MODES:
+        raise ConfigError(f"kiosk.mode must be one of {', '.join(MODES)}")
+    if not k.organization.strip() or len(k.organization) > 64 or ":" in k.organization:
+        raise ConfigError("kiosk.organization must be 1 to 64 characters, without ':'")
+    checks = [
+        ("kiosk.idle_timeout", k.idle_timeout, 10, 86400),
+        ("kiosk.signed_in_timeout", k.signed_in_timeout, 1, 3600),
+        ("security.max_failed_attempts", s.max_failed_attempts, 1, 100),
+        ("security.lockout_minutes", s.lockout_minutes, 1, 10080),
+        ("security.totp_window", s.totp_window, 0, 2),
+        ("security.password_min_length", s.password_min_length, 8, 128),
+        ("argon2.time_cost", a.time_cost, 1, 20),
+        ("argon2.memory_cost", a.memory_cost, 8 * 1024, 4 * 1024 * 1024),
+        ("argon2.parallelism", a.parallelism, 1, 64),
+    ]
+    for name, value, low, high in checks:
+        if not low <= value <= high:
+            raise ConfigError(f"{name} must be between {low} and {high}")
+    url = settings.database.url
+    if not (url.startswith("sqlite:///") or url.startswith(("postgresql://", "postgres://"))):
+        raise ConfigError("database.url must start with sqlite:/// or postgresql://")
+
+
+def load_settings(path: Path | None) -> Settings:
+    """Read and validate `path`; with None, the documented defaults relative to the cwd."""
+    if path is None:
+        settings = Settings()
+        _validate(settings)
+        return settings
+    try:
+        with open(path, "rb") as handle:
+            raw = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.__class__.__name__}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    for section in raw:
+        if section not in _SECTIONS:
+            raise ConfigError(f"unknown section [{section}] in {path}")
+    parts = {name: _build_section(name, cls, raw.get(name, {})) for name, cls in _SECTIONS.items()}
+    settings = Settings(**parts, base_dir=Path(path).resolve().parent)
+    _validate(settings)
+    return settings

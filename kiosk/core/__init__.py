@@ -1,0 +1,1 @@
+"""The rules of the kiosk. Nothing here imports Textual (a test enforces it)."""

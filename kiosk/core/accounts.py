@@ -1,0 +1,116 @@
+"""Accounts: email normalisation, argon2id password hashing, and the attempt throttle."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from kiosk.core.errors import AccountLockedError, InvalidEmailError, PasswordPolicyError
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
+
+    from kiosk.config import Argon2Settings
+
+MAX_EMAIL_LENGTH = 254
+MAX_PASSWORD_LENGTH = 1024
+_EMAIL_RE = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
+
+
+def normalize_email(raw: str) -> str:
+    """Trimmed and case-folded; the same address in another case is the same account."""
+    email = raw.strip().casefold()
+    if (
+        not email
+        or len(email) > MAX_EMAIL_LENGTH
+        or any(unicodedata.category(ch)[0] in "CZ" and ch != " " for ch in email)
+        or " " in email
+        or not _EMAIL_RE.fullmatch(email)
+    ):
+        raise InvalidEmailError("Enter a valid email address, like name@example.com.")
+    return email
+
+
+def check_password_policy(password: str, min_length: int) -> None:
+    """For new passwords (set by an admin)."""
+    if not password or not password.strip():
+        raise PasswordPolicyError("the password is empty")
+    if len(password) < min_length:
+        raise PasswordPolicyError(f"the password must have at least {min_length} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise PasswordPolicyError(f"the password must have at most {MAX_PASSWORD_LENGTH} characters")
+    if "\x00" in password:
+        raise PasswordPolicyError("the password contains a NUL character")
+
+
+@dataclass(frozen=True)
+class Hasher:
+    """argon2id with the configured parameters; imported lazily (argon2 is not needed to start)."""
+
+    time_cost: int = 3
+    memory_cost: int = 65536
+    parallelism: int = 4
+
+    @classmethod
+    def from_settings(cls, settings: Argon2Settings) -> Hasher:
+        return cls(settings.time_cost, settings.memory_cost, settings.parallelism)
+
+    @cached_property
+    def _hasher(self) -> PasswordHasher:
+        from argon2 import PasswordHasher, Type
+
+        return PasswordHasher(
+            time_cost=self.time_cost,
+            memory_cost=self.memory_cost,
+            parallelism=self.parallelism,
+            type=Type.ID,
+        )
+
+    @cached_property
+    def dummy_hash(self) -> str:
+        """A hash of nothing anyone knows: verifying against it costs what a real verify costs."""
+        import secrets
+
+        return self.hash(secrets.token_urlsafe(24))
+
+    def hash(self, secret: str) -> str:
+        return self._hasher.hash(secret)
+
+    def verify(self, stored_hash: str, candidate: str) -> bool:
+        from argon2.exceptions import InvalidHashError, VerificationError
+
+        try:
+            return self._hasher.verify(stored_hash, candidate)
+        except (VerificationError, InvalidHashError, ValueError):
+            return False
+
+    def needs_rehash(self, stored_hash: str) -> bool:
+        from argon2.exceptions import InvalidHashError
+
+        try:
+            return self._hasher.check_needs_rehash(stored_hash)
+        except (InvalidHashError, ValueError):
+            return True
+
+    def burn(self) -> None:
+        """Spend one verify's worth of time, for paths that must cost the same as a real check."""
+        self.verify(self.dummy_hash, "-")
+
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    max_failures: int = 5
+    lockout: timedelta = timedelta(minutes=15)
+
+    def locked_until_after(self, failures: int, now: datetime) -> datetime | None:
+        """When a run of `failures` consecutive failures ends in a lock, until when it lasts."""
+        return now + self.lockout if failures >= self.max_failures else None
+
+
+def raise_if_locked(locked_until: datetime | None, now: datetime) -> None:
+    if locked_until is not None and locked_until > now:
+        raise AccountLockedError(locked_until)

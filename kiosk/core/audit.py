@@ -1,0 +1,61 @@
+"""Audit events: what happened, when (UTC), to which account, from where. Never a secret.
+
+`detail` is chosen from fixed words by the code that records the event (which factor failed,
+which admin action); nothing a person typed is ever written here except a known account's email.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from enum import StrEnum
+
+from kiosk.store.models import AuditEvent, utcnow
+
+
+class Event(StrEnum):
+    SIGN_IN_OK = "sign_in_ok"
+    SIGN_IN_FAILED = "sign_in_failed"
+    LOCKED = "locked"
+    ENROLLED = "enrolled"
+    RESET = "reset"
+    RECOVERY_USED = "recovery_used"
+    REPLAY_REFUSED = "replay_refused"
+    USER_ADDED = "user_added"
+    USER_REMOVED = "user_removed"
+    UNLOCKED = "unlocked"
+    PASSWORD_CHANGED = "password_changed"
+    KEYS_ROTATED = "keys_rotated"
+
+
+MAX_SOURCE = 128
+
+
+def source_from_environment(environ: Mapping[str, str] | None = None, tty_fd: int = 0) -> str:
+    """Where a session comes from: the SSH client address, else the terminal, else 'local'."""
+    env = os.environ if environ is None else environ
+    connection = env.get("SSH_CONNECTION", "").split()
+    if connection:
+        return f"ssh:{connection[0]}"[:MAX_SOURCE]
+    try:
+        return f"tty:{os.ttyname(tty_fd)}"[:MAX_SOURCE]
+    except OSError:
+        return "local"
+
+
+def record(event: Event, *, email: str | None, source: str, detail: str = "") -> None:
+    """Write one audit row (inside the caller's transaction, if any)."""
+    AuditEvent.create(
+        at=utcnow(), event=event.value, email=email, source=source[:MAX_SOURCE], detail=detail[:128]
+    )
+
+
+def query(*, since: datetime | None = None, email: str | None = None) -> Iterator[AuditEvent]:
+    """Audit rows oldest first, streamed from the database."""
+    rows = AuditEvent.select().order_by(AuditEvent.at, AuditEvent.id)
+    if since is not None:
+        rows = rows.where(AuditEvent.at >= since)
+    if email is not None:
+        rows = rows.where(AuditEvent.email == email)
+    return iter(rows.iterator())

@@ -1,0 +1,94 @@
+"""One exception hierarchy. Every message is safe to show the person at the terminal.
+
+No message ever contains a secret, a code, a recovery code or a password: messages are fixed
+sentences, optionally with an email address, a file path or a time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class KioskError(Exception):
+    """Base class: `str(error)` is one line fit for a person or an admin."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(KioskError):
+    """The configuration file is missing, unreadable or has a wrong key or value."""
+
+
+class StorageError(KioskError):
+    """The database cannot be opened, read or written."""
+
+
+class SchemaTooNewError(StorageError):
+    """The database was written by a newer kiosk; this one will not touch it."""
+
+
+class VaultError(KioskError):
+    """The encryption key is missing, malformed or does not unlock the stored secrets."""
+
+
+class InvalidEmailError(KioskError):
+    """An email address that cannot be an account name."""
+
+
+class PasswordPolicyError(KioskError):
+    """A new password that does not meet the policy (admin side)."""
+
+
+class AccountExistsError(KioskError):
+    """An account with that email already exists."""
+
+
+class UnknownAccountError(KioskError):
+    """Admin side only: there is no such account. Never raised to a person signing in."""
+
+
+class AuthenticationFailed(KioskError):
+    """Wrong email or password. One message for every cause, so it tells an attacker nothing."""
+
+    def __init__(self) -> None:
+        super().__init__("That email and password don't match an account. Please try again.")
+
+
+class AccountLockedError(KioskError):
+    """Too many failed attempts: nothing is evaluated until `locked_until`."""
+
+    def __init__(self, locked_until: datetime) -> None:
+        self.locked_until = locked_until
+        when = locked_until.strftime("%H:%M UTC")
+        super().__init__(
+            f"Too many failed attempts. For your security, try again after {when}, "
+            "or ask IT to unlock your account."
+        )
+
+
+class InvalidCodeError(KioskError):
+    """A 6-digit code that is wrong, expired, replayed or malformed."""
+
+
+class InvalidRecoveryCodeError(KioskError):
+    """A recovery code that is wrong, already used, or not in the right form."""
+
+
+class FlowError(KioskError):
+    """A step was asked for out of order (e.g. finishing before the code was checked)."""
+
+
+class RecoveryCodeNotSavedError(FlowError):
+    """Finishing enrollment without confirming the recovery code was saved."""
+
+    def __init__(self) -> None:
+        super().__init__("Please confirm that you have securely saved your recovery code.")
+
+
+class ConcurrentChangeError(KioskError):
+    """The account changed under this session (another terminal, or an admin)."""

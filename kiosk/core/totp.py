@@ -1,0 +1,79 @@
+"""TOTP: secrets, the otpauth URI, and verification with the window and the replay guard.
+
+SHA1, 6 digits, 30-second steps (what every authenticator app supports). Verification returns the
+matching time step; the caller records it with a compare-and-set so that a step, once accepted,
+is never accepted again (RFC 6238 §5.2), however the code is spelled.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import re
+import secrets
+import time
+from collections.abc import Callable
+
+import pyotp
+
+from kiosk.core.errors import InvalidCodeError
+
+SECRET_BYTES = 20  # 160 bits, RFC 4226 R6
+DIGITS = 6
+PERIOD = 30
+MAX_CODE_INPUT = 64  # longer input is refused before any work
+
+_CODE_RE = re.compile(r"[0-9]{6}")
+
+Clock = Callable[[], float]
+
+WRONG_CODE_MESSAGE = (
+    "That code didn't work. Enter the current code from your authenticator app. "
+    "If it keeps failing, check that your phone's time is set automatically."
+)
+
+
+def new_secret() -> str:
+    """A fresh base32 TOTP secret (160 bits from `secrets`)."""
+    return base64.b32encode(secrets.token_bytes(SECRET_BYTES)).decode("ascii")
+
+
+def provisioning_uri(secret: str, email: str, organization: str) -> str:
+    """otpauth://totp/Org:email?secret=...&issuer=Org (defaults omitted: a smaller QR)."""
+    return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=organization)
+
+
+def format_secret_for_display(secret: str) -> str:
+    """The key in groups of four, as people type it into an app."""
+    clean = secret.rstrip("=")
+    return " ".join(clean[i : i + 4] for i in range(0, len(clean), 4))
+
+
+def parse_code(raw: str) -> str:
+    """Exactly 6 ASCII digits after removing spaces; anything else is refused before any HMAC."""
+    if len(raw) > MAX_CODE_INPUT:
+        raise InvalidCodeError("Enter the 6 digits shown in your authenticator app.")
+    code = raw.replace(" ", "").strip()
+    if not _CODE_RE.fullmatch(code):
+        raise InvalidCodeError("Enter the 6 digits shown in your authenticator app.")
+    return code
+
+
+def current_step(clock: Clock = time.time) -> int:
+    return int(clock()) // PERIOD
+
+
+def code_at_step(secret: str, step: int) -> str:
+    return pyotp.TOTP(secret).generate_otp(step)
+
+
+def matching_step(secret: str, code: str, *, window: int, clock: Clock = time.time) -> int | None:
+    """The time step within ±window that `code` belongs to, or None. `code` is already parsed."""
+    now = current_step(clock)
+    totp = pyotp.TOTP(secret)
+    found: int | None = None
+    for offset in range(-window, window + 1):  # compare every candidate: no early exit
+        candidate = totp.generate_otp(now + offset)
+        if hmac.compare_digest(candidate.encode(), code.encode()) and found is None:
+            found = now + offset
+    return found

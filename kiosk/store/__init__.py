@@ -1,0 +1,1 @@
+"""Persistence: peewee models and opening a database from a URL."""

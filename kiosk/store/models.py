@@ -1,0 +1,88 @@
+"""Peewee models. Every model binds to `database_proxy`, initialised by `store.database.open_database`.
+
+What is stored, and what never is:
+- passwords and recovery codes only as argon2id hashes;
+- TOTP secrets only as AES-256-GCM ciphertexts (see `core.vault`);
+- audit rows carry the event, time, account and source, never a secret or code.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import peewee as pw
+
+database_proxy = pw.DatabaseProxy()
+
+
+def utcnow() -> datetime:
+    """Naive UTC, as stored (peewee stores naive datetimes on both SQLite and PostgreSQL)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = database_proxy
+        legacy_table_names = False
+
+
+class Meta(BaseModel):
+    """Key/value facts about the store: schema version, encryption-key check values."""
+
+    key = pw.CharField(primary_key=True, max_length=64)
+    value = pw.TextField()
+
+
+class Account(BaseModel):
+    email = pw.CharField(unique=True, max_length=254)
+    password_hash = pw.CharField(max_length=255)
+    created_at = pw.DateTimeField(default=utcnow)
+    last_sign_in_at = pw.DateTimeField(null=True)
+    # Bumped by every change to the account's second factor; activation is a compare-and-set on it,
+    # so two terminals enrolling the same account cannot both win.
+    mfa_version = pw.IntegerField(default=0)
+
+
+class Credential(BaseModel):
+    """The account's one active authenticator (TOTP)."""
+
+    id = pw.CharField(primary_key=True, max_length=32)  # random hex, part of the cipher's AD
+    account = pw.ForeignKeyField(Account, unique=True, on_delete="CASCADE", backref="credentials")
+    kind = pw.CharField(max_length=16, default="totp")
+    secret_ciphertext = pw.BlobField()
+    key_version = pw.IntegerField()
+    created_at = pw.DateTimeField(default=utcnow)
+    # Replay guard: the last accepted TOTP time step. Only ever increases (compare-and-set).
+    last_used_step = pw.BigIntegerField(null=True)
+
+
+class RecoveryCode(BaseModel):
+    """The account's one recovery code, as an argon2id hash; `used_at` set when consumed."""
+
+    account = pw.ForeignKeyField(Account, unique=True, on_delete="CASCADE", backref="recovery")
+    code_hash = pw.CharField(max_length=255)
+    created_at = pw.DateTimeField(default=utcnow)
+    used_at = pw.DateTimeField(null=True)
+
+
+class Throttle(BaseModel):
+    """Consecutive failures per normalised email, for known and unknown emails alike.
+
+    Keyed by email rather than account so that a locked message tells an attacker nothing about
+    whether the account exists. Shared through the database: it holds across processes and hosts.
+    """
+
+    email = pw.CharField(primary_key=True, max_length=254)
+    failures = pw.IntegerField(default=0)
+    locked_until = pw.DateTimeField(null=True)
+
+
+class AuditEvent(BaseModel):
+    at = pw.DateTimeField(default=utcnow, index=True)
+    event = pw.CharField(max_length=32)
+    email = pw.CharField(max_length=254, null=True, index=True)
+    source = pw.CharField(max_length=128)
+    detail = pw.CharField(max_length=128, default="")
+
+
+ALL_MODELS: list[type[BaseModel]] = [Meta, Account, Credential, RecoveryCode, Throttle, AuditEvent]
