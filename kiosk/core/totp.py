@@ -43,6 +43,18 @@ def provisioning_uri(secret: str, email: str, organization: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=organization)
 
 
+def compact_provisioning_uri(secret: str, email: str, organization: str) -> str:
+    """The same credential with the label's issuer prefix left out (`issuer=` still names it).
+
+    Shown only where the full URI's QR code would not fit the terminal (a long organisation
+    name with a long email at 80x24): apps that read `issuer=` (all current ones) file it the
+    same way; the full URI stays the default.
+    """
+    from urllib.parse import quote
+
+    return f"otpauth://totp/{quote(email, safe='@')}?secret={secret}&issuer={quote(organization)}"
+
+
 def format_secret_for_display(secret: str) -> str:
     """The key in groups of four, as people type it into an app."""
     clean = secret.rstrip("=")

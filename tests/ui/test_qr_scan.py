@@ -14,13 +14,14 @@ import functools
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import pyotp
 import pytest
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
 
 from kiosk.core import recovery
-from kiosk.core.totp import new_secret, provisioning_uri
+from kiosk.core.totp import compact_provisioning_uri, new_secret, provisioning_uri
 from kiosk.ui.widgets.qr import QRCode
 from tests.support.qr_decode import (
     cells_from_pyte,
@@ -61,22 +62,23 @@ class SecureYourAccount(App[None]):
     #text Button { width: 100%; }
     """
 
-    def __init__(self, data: str, *, qr_first: bool = True) -> None:
+    def __init__(self, data: str, *, qr_first: bool = True, compact_data: str = "") -> None:
         super().__init__()
         self.data = data
+        self.compact_data = compact_data
         self.qr_first = qr_first
 
     def compose(self) -> ComposeResult:
         yield Static("Step 4 of 6  Secure your Account", id="step")
         with Horizontal(id="body"):
             if self.qr_first:
-                yield QRCode(self.data)
+                yield QRCode(self.data, compact_data=self.compact_data)
             with Vertical(id="text"):
                 yield Static(INSTRUCTIONS)
                 yield Button("Trouble Scanning?")
                 yield Button("Continue", variant="primary")
             if not self.qr_first:
-                yield QRCode(self.data)
+                yield QRCode(self.data, compact_data=self.compact_data)
 
 
 def words_on_screen(target: Any) -> str:
@@ -84,8 +86,10 @@ def words_on_screen(target: Any) -> str:
     return " ".join("\n".join("".join(c[0] for c in row) for row in textual_cells(target)).split())
 
 
-async def scan(data: str, size: tuple[int, int], *, qr_first: bool = True) -> dict[str, Any]:
-    app = SecureYourAccount(data, qr_first=qr_first)
+async def scan(
+    data: str, size: tuple[int, int], *, qr_first: bool = True, compact_data: str = ""
+) -> dict[str, Any]:
+    app = SecureYourAccount(data, qr_first=qr_first, compact_data=compact_data)
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
         qr = app.query_one(QRCode)
@@ -98,6 +102,7 @@ async def scan(data: str, size: tuple[int, int], *, qr_first: bool = True) -> di
             "quiet_zone": qr.quiet_zone,
             "fits": qr.fits,
             "version": qr.version,
+            "compact": qr.showing_compact,
             "qr_words": words_on_screen(qr),
             "text_words": words_on_screen(app.query_one("#text")),
         }
@@ -158,18 +163,29 @@ async def test_20_char_organisation_and_40_char_email_at_80x24_says_so_instead_o
     assert "Trouble Scanning? to type the key" in result["qr_words"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "issue 3 asks for org <= 20 and email <= 40 at 80x24; the core's URI (label prefix + "
-        "issuer, '@' as %40) is then version 7 = 49x25 cells with a 2-module quiet zone. "
-        "Needs a shorter URI or a lower limit; see kiosk/ui/widgets/qr.py."
-    ),
-)
 @run_async
-async def test_issue_target_20_char_organisation_40_char_email_scans_at_80x24() -> None:
-    uri = provisioning_uri(new_secret(), EMAIL_40, ORG_20)
-    result = await scan(uri, (80, 24))
+async def test_20_char_organisation_and_40_char_email_scans_at_80x24_with_the_compact_uri() -> None:
+    """The issue's target: where the full URI (version 7) cannot fit 80x24, the same credential
+    without the label's issuer prefix (version 6) is drawn; `issuer=` still names the org."""
+    secret = new_secret()
+    uri = provisioning_uri(secret, EMAIL_40, ORG_20)
+    compact = compact_provisioning_uri(secret, EMAIL_40, ORG_20)
+    result = await scan(uri, (80, 24), compact_data=compact)
+    assert result["compact"] is True
+    assert result["found"].min_quiet_zone >= 2
+    assert result["decoded"] == compact
+    parsed = pyotp.parse_uri(result["decoded"])
+    assert (parsed.secret, parsed.name, parsed.issuer) == (secret, EMAIL_40, ORG_20)
+    assert "Trouble Scanning?" in result["text_words"]
+
+
+@run_async
+async def test_the_full_uri_is_preferred_whenever_it_fits() -> None:
+    secret = new_secret()
+    uri = provisioning_uri(secret, EMAIL_40, ORG_20)
+    compact = compact_provisioning_uri(secret, EMAIL_40, ORG_20)
+    result = await scan(uri, (120, 40), compact_data=compact)
+    assert result["compact"] is False
     assert result["decoded"] == uri
 
 

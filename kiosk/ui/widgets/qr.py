@@ -36,7 +36,11 @@ Why it is built this way
   character costs 2 more, twice when in the organisation): version 5 while
   ``2 * len(org) + len(email) <= 47``, version 6 while it is ``<= 75``, else version 7+.
   So at 80x24 a 20-character organisation with a 40-character email needs version 7 (49x25 cells
-  even with a 2-module quiet zone): one row more than the terminal has. Version 6 (45x23 with a
+  even with a 2-module quiet zone): one row more than the terminal has. For that case the screen
+  also passes ``compact_data``: the same credential without the label's issuer prefix
+  (``otpauth://totp/email?secret=...&issuer=Org``, '@' unescaped), which is version 6 even for
+  "Acme Widgets & Co. X" with a 40-character email. It is drawn only when the full URI does not
+  fit; apps that read ``issuer=`` (all current ones) file both the same way. Version 6 (45x23 with a
   2-module quiet zone, leaving 35 columns and 1 row) is the largest that fits 80x24; version 5
   fits with the full quiet zone. Without ``optimize`` some of these are one version larger
   (lower-case 20 with email 30: v7).
@@ -157,6 +161,7 @@ class _Layout:
     height: int  # including hint lines
     hint_lines: tuple[str, ...] = ()
     message_lines: tuple[str, ...] = ()
+    compact: bool = False  # drawn from `compact_data` because `data` did not fit
 
 
 class QRCode(Widget):
@@ -176,6 +181,10 @@ class QRCode(Widget):
 
     data: reactive[str] = reactive("", layout=True, repaint=True, always_update=False)
     """The text to encode (an otpauth URI, a recovery code...). Never logged."""
+
+    compact_data: reactive[str] = reactive("", layout=True, repaint=True, always_update=False)
+    """An equivalent, shorter text drawn only when `data` does not fit (e.g. an otpauth URI
+    without the issuer prefix in its label, keeping `issuer=`). Empty: no such fallback."""
 
     class FitChanged(Message):
         """Posted when the code starts or stops fitting (also once after the first layout)."""
@@ -204,16 +213,17 @@ class QRCode(Widget):
         disabled: bool = False,
         too_small_message: str = TOO_SMALL_MESSAGE,
         glyph_hint: str = GLYPH_HINT,
+        compact_data: str = "",
     ) -> None:
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
         self.too_small_message = too_small_message
         self.glyph_hint = glyph_hint
-        self._matrix_for: str | None = None
-        self._matrix: Matrix | None = None
+        self._matrices: dict[str, Matrix | None] = {}
         self._lines: dict[tuple[object, ...], list[Strip]] = {}
         self._fits: bool | None = None
         self._dark_background = terminal_background_is_dark()
         self.set_reactive(QRCode.data, data)
+        self.set_reactive(QRCode.compact_data, compact_data)
 
     # -- public helpers -------------------------------------------------------------------------
 
@@ -250,19 +260,26 @@ class QRCode(Widget):
         matrix = self._get_matrix()
         return None if matrix is None else (len(matrix) - 17) // 4
 
+    @property
+    def showing_compact(self) -> bool:
+        """True when the space only allowed the code for `compact_data`."""
+        return self._layout_for(self.size).compact
+
     # -- data and layout ------------------------------------------------------------------------
 
     def watch_data(self) -> None:
         self._lines.clear()
-        self._matrix_for = None
-        self._matrix = None
+        self._matrices.clear()
         self.call_after_refresh(self._update_fit)
 
-    def _get_matrix(self) -> Matrix | None:
-        if self._matrix_for != self.data:
-            self._matrix = build_matrix(self.data)
-            self._matrix_for = self.data
-        return self._matrix
+    def watch_compact_data(self) -> None:
+        self.watch_data()
+
+    def _get_matrix(self, compact: bool = False) -> Matrix | None:
+        text = self.compact_data if compact else self.data
+        if text not in self._matrices:
+            self._matrices[text] = build_matrix(text)
+        return self._matrices[text]
 
     def _colours_reach_terminal(self) -> bool:
         """True when explicit black/white survive the app's filters and colour system."""
@@ -288,15 +305,23 @@ class QRCode(Widget):
         if matrix is None:
             return self._message_layout(TOO_LONG_MESSAGE, space)
         mode = self.draw_mode if mode is None else mode
-        for quiet_zone in QUIET_ZONES:
-            width, height = cells_for(len(matrix), quiet_zone)
-            if width <= space.width and height <= space.height:
-                hint: tuple[str, ...] = ()
-                if mode == "glyphs":
-                    hint = tuple(textwrap.wrap(self.glyph_hint, width))
-                    if height + len(hint) > space.height:
-                        hint = ()
-                return _Layout(quiet_zone, width, height + len(hint), hint_lines=hint)
+        candidates = [(False, matrix)]
+        if self.compact_data:
+            compact_matrix = self._get_matrix(compact=True)
+            if compact_matrix is not None and len(compact_matrix) < len(matrix):
+                candidates.append((True, compact_matrix))
+        for compact, candidate in candidates:
+            for quiet_zone in QUIET_ZONES:
+                width, height = cells_for(len(candidate), quiet_zone)
+                if width <= space.width and height <= space.height:
+                    hint: tuple[str, ...] = ()
+                    if mode == "glyphs":
+                        hint = tuple(textwrap.wrap(self.glyph_hint, width))
+                        if height + len(hint) > space.height:
+                            hint = ()
+                    return _Layout(
+                        quiet_zone, width, height + len(hint), hint_lines=hint, compact=compact
+                    )
         return self._message_layout(self.too_small_message, space)
 
     @staticmethod
@@ -343,7 +368,7 @@ class QRCode(Widget):
         if layout.quiet_zone is None:
             block = [Strip([Segment(line)]) for line in layout.message_lines]
         else:
-            matrix = self._get_matrix()
+            matrix = self._get_matrix(compact=layout.compact)
             assert matrix is not None  # a quiet zone is only chosen for an existing matrix
             block = _qr_strips(matrix, layout.quiet_zone, mode, self._dark_background)
             block += [Strip([Segment(line)]) for line in layout.hint_lines]
