@@ -112,8 +112,10 @@ def _validate(settings: Settings) -> None:
     k, s, a = settings.kiosk, settings.security, settings.argon2
     if k.mode not in MODES:
         raise ConfigError(f"kiosk.mode must be one of {', '.join(MODES)}")
-    if not k.organization.strip() or len(k.organization) > 64 or ":" in k.organization:
-        raise ConfigError("kiosk.organization must be 1 to 64 characters, without ':'")
+    org = k.organization
+    if not org.strip() or len(org) > 64 or ":" in org or not org.isprintable():
+        # isprintable: the name is drawn on every screen and sent to authenticator apps.
+        raise ConfigError("kiosk.organization must be 1 to 64 printable characters, without ':'")
     checks = [
         ("kiosk.idle_timeout", k.idle_timeout, 10, 86400),
         ("kiosk.signed_in_timeout", k.signed_in_timeout, 1, 3600),
@@ -128,6 +130,10 @@ def _validate(settings: Settings) -> None:
     for name, value, low, high in checks:
         if not low <= value <= high:
             raise ConfigError(f"{name} must be between {low} and {high}")
+    for name, text in (("kiosk.log_file", k.log_file), ("security.key_file", s.key_file),
+                       ("database.url", settings.database.url)):
+        if not text.isprintable():
+            raise ConfigError(f"{name} must not contain control characters")
     url = settings.database.url
     if not (url.startswith("sqlite:///") or url.startswith(("postgresql://", "postgres://"))):
         raise ConfigError("database.url must start with sqlite:/// or postgresql://")
@@ -146,8 +152,9 @@ def load_settings(path: Path | None) -> Settings:
         raise ConfigError(f"config file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.__class__.__name__}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    except ValueError as exc:  # TOMLDecodeError, or an integer too long to convert
+        reason = "".join(ch if ch.isprintable() else "?" for ch in str(exc).split("\n")[0])
+        raise ConfigError(f"config file {path} is not valid TOML: {reason[:200]}") from None
     for section in raw:
         if section not in _SECTIONS:
             raise ConfigError(f"unknown section [{section}] in {path}")

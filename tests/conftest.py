@@ -49,8 +49,11 @@ def _pg_bin(name: str) -> str:
         return found
     for candidate in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True):
         return str(candidate)
-    pytest.fail(f"PostgreSQL's {name} is not installed (apt-get install postgresql); "
-                "the PostgreSQL tests need a real server", pytrace=False)
+    pytest.fail(
+        f"PostgreSQL's {name} is not installed (apt-get install postgresql); "
+        "the PostgreSQL tests need a real server",
+        pytrace=False,
+    )
 
 
 def _as_postgres_user(cmd: list[str]) -> list[str]:
@@ -72,16 +75,44 @@ class PostgresServer:
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres", "postgres")
         subprocess.run(
-            _as_postgres_user([_pg_bin("initdb"), "-D", str(self.data), "-U", "postgres",
-                               "--auth=trust", "-E", "UTF8", "--no-sync"]),
-            check=True, capture_output=True,
+            _as_postgres_user(
+                [
+                    _pg_bin("initdb"),
+                    "-D",
+                    str(self.data),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                ]
+            ),
+            check=True,
+            capture_output=True,
         )
-        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off " \
-                  "-c max_connections=200"
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off "
+            "-c max_connections=200"
+        )
         subprocess.run(
-            _as_postgres_user([_pg_bin("pg_ctl"), "-D", str(self.data), "-o", options,
-                               "-l", str(self.root / "server.log"), "-w", "-t", "60", "start"]),
-            check=True, capture_output=True,
+            _as_postgres_user(
+                [
+                    _pg_bin("pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-o",
+                    options,
+                    "-l",
+                    str(self.root / "server.log"),
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ]
+            ),
+            check=True,
+            capture_output=True,
         )
 
     def stop(self) -> None:
@@ -194,17 +225,27 @@ parallelism = {a.parallelism}
 
 
 @pytest.fixture
-def kiosk_cli(tmp_path: Path, settings: Settings) -> Callable[..., subprocess.CompletedProcess[str]]:
+def kiosk_cli(
+    tmp_path: Path, settings: Settings
+) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run the real `kiosk` command (python -m kiosk) against this test's database."""
     config = write_config(tmp_path / "config.toml", settings)
 
-    def run(*args: str, input: str | None = None, env: dict[str, str] | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = 120,
+    ) -> subprocess.CompletedProcess[str]:
         full_env = {**os.environ, **(env or {})}
         full_env.pop("KIOSK_CONFIG", None)
         return subprocess.run(
             [sys.executable, "-m", "kiosk", "--config", str(config), *args],
-            input=input, capture_output=True, text=True, env=full_env, timeout=timeout,
+            input=input,
+            capture_output=True,
+            text=True,
+            env=full_env,
+            timeout=timeout,
             cwd=tmp_path,
         )
 

@@ -62,6 +62,7 @@ class PendingSecret:
     uri: str
     account_name: str
     issuer: str
+    compact_uri: str = ""  # the same credential, shorter: drawn only when `uri` does not fit
 
     @property
     def grouped_key(self) -> str:
@@ -193,6 +194,7 @@ class AuthFlow:
         self._pending = PendingSecret(
             secret=secret,
             uri=totp.provisioning_uri(secret, self.email, issuer),
+            compact_uri=totp.compact_provisioning_uri(secret, self.email, issuer),
             account_name=self.email,
             issuer=issuer,
         )
@@ -226,7 +228,9 @@ class AuthFlow:
                 "That code was already used. Wait for the next code in your app and enter it."
             )
         if found is None:
-            self.service._record_failure(self.email, known=True, source=self.source, factor="setup code")
+            self.service._record_failure(
+                self.email, known=True, source=self.source, factor="setup code"
+            )
             raise InvalidCodeError(totp.WRONG_CODE_MESSAGE)
         self._verified_step = found
         code_text = recovery.generate()
@@ -252,7 +256,10 @@ class AuthFlow:
         with storage_errors("save the new authenticator"), write_transaction(service.db):
             changed = (
                 Account.update(mfa_version=Account.mfa_version + 1, last_sign_in_at=now)
-                .where((Account.id == self._account_id) & (Account.mfa_version == self._mfa_version))
+                .where(
+                    (Account.id == self._account_id)
+                    & (Account.mfa_version == self._mfa_version)
+                )
                 .execute()
             )
             if changed != 1:
@@ -282,11 +289,15 @@ class AuthFlow:
                 last_used_step=self._verified_step,
             )
             RecoveryCode.delete().where(RecoveryCode.account == self._account_id).execute()
-            RecoveryCode.create(account=self._account_id, code_hash=self._new_recovery_hash, created_at=now)
+            RecoveryCode.create(
+                account=self._account_id, code_hash=self._new_recovery_hash, created_at=now
+            )
             Throttle.delete().where(Throttle.email == self.email).execute()
             detail = "new device after recovery" if self._recovering else "first device"
             audit.record(Event.ENROLLED, email=self.email, source=self.source, detail=detail)
-            audit.record(Event.SIGN_IN_OK, email=self.email, source=self.source, detail="enrollment")
+            audit.record(
+                Event.SIGN_IN_OK, email=self.email, source=self.source, detail="enrollment"
+            )
         self._forget_pending()
         self._enrolled = True
         self.step = Step.SIGNED_IN
@@ -309,7 +320,9 @@ class AuthFlow:
         """Use Your Recovery Code: checked now, consumed only when the new device is activated."""
         self._expect(Step.ENTER_RECOVERY_CODE)
         account = self._account()
-        self._recovery_code_id = self.service.check_recovery_code(account, raw_code, source=self.source)
+        self._recovery_code_id = self.service.check_recovery_code(
+            account, raw_code, source=self.source
+        )
         self._mfa_version = account.mfa_version
         self._recovering = True
         self.step = Step.SELECT_METHOD

@@ -11,7 +11,9 @@ import secrets as pysecrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import peewee as pw
 
@@ -45,9 +47,14 @@ from kiosk.core.vault import (
     write_key_file,
 )
 from kiosk.store.database import open_database, storage_errors, write_transaction
-from kiosk.store.models import Account, Credential, Meta, RecoveryCode, Throttle, utcnow
+from kiosk.store.models import Account, Credential, Meta, RecoveryCode, Throttle
 
-REPLAYED_CODE_MESSAGE = "That code was already used. Wait for the next code in your app and enter it."
+if TYPE_CHECKING:
+    from kiosk.core.enrollment import AuthFlow
+
+REPLAYED_CODE_MESSAGE = (
+    "That code was already used. Wait for the next code in your app and enter it."
+)
 NOT_ENROLLED_MESSAGE = "this account has no authenticator app set up"
 
 
@@ -90,7 +97,8 @@ class KioskService:
     ) -> None:
         self.settings = settings
         self.db = db
-        self.keyring = keyring
+        self._keyring: Keyring = keyring
+        self._key_stamp: tuple[int, int, int] | None = None
         self.clock = clock
         self.hasher = hasher or Hasher.from_settings(settings.argon2)
         self.throttle = ThrottlePolicy(
@@ -110,7 +118,11 @@ class KioskService:
     ) -> KioskService:
         """Open the database and the keyring, and check that the key fits the database."""
         db = open_database(settings.database_url, migrate=migrate)
-        keyring = _open_keyring(settings, key_env, db)
+        try:
+            keyring = _open_keyring(settings, key_env, db)
+        except BaseException:
+            db.close()  # a wrong key must not leave a connection (or a PostgreSQL backend) open
+            raise
         service = cls(settings, db, keyring, clock=clock)
         return service
 
@@ -118,8 +130,27 @@ class KioskService:
         if not self.db.is_closed():
             self.db.close()
 
+    @property
+    def keyring(self) -> Keyring:
+        """The keys, re-read when the key file changed: a kiosk that was running while an admin
+        rotated or retired keys must read the new version and stop encrypting with a retired one."""
+        path = self.settings.key_path
+        if self._keyring.source == str(path):
+            stamp = _file_stamp(path)
+            if stamp is not None and stamp != self._key_stamp:
+                self._keyring, _ = load_keyring(path, None, create=False)
+                self._key_stamp = stamp
+        return self._keyring
+
+    @keyring.setter
+    def keyring(self, ring: Keyring) -> None:
+        self._keyring = ring
+        # Unknown: the file may have changed since `ring` was read, so the next use re-reads it.
+        self._key_stamp = None
+
     def now(self) -> datetime:
-        return datetime.utcfromtimestamp(self.clock())  # naive UTC, as stored
+        # naive UTC, as stored
+        return datetime.fromtimestamp(self.clock(), UTC).replace(tzinfo=None)
 
     # ------------------------------------------------------------------ admin
     def add_user(self, raw_email: str, password: str, *, source: str = "admin") -> str:
@@ -238,7 +269,9 @@ class KioskService:
             )
             if locked_until is not None:
                 Throttle.update(locked_until=locked_until).where(Throttle.email == email).execute()
-                audit.record(Event.LOCKED, email=email if known else None, source=source, detail=factor)
+                audit.record(
+                    Event.LOCKED, email=email if known else None, source=source, detail=factor
+                )
         if locked_until is not None:
             raise AccountLockedError(locked_until)
 
@@ -274,7 +307,11 @@ class KioskService:
         if self.hasher.needs_rehash(account.password_hash):
             new_hash = self.hasher.hash(password)
             with storage_errors("update the account"):
-                Account.update(password_hash=new_hash).where(Account.id == account.id).execute()
+                # Compare-and-set on the hash just verified: a password an admin set meanwhile
+                # must not be overwritten by the rehash of the old one.
+                Account.update(password_hash=new_hash).where(
+                    (Account.id == account.id) & (Account.password_hash == account.password_hash)
+                ).execute()
         return account
 
     def is_enrolled(self, account: Account) -> bool:
@@ -283,9 +320,12 @@ class KioskService:
 
     def decrypt_secret(self, credential: Credential) -> str:
         ad = secret_associated_data(credential.account_id, credential.id, credential.key_version)
-        return self.keyring.decrypt(credential.secret_ciphertext, ad, credential.key_version).decode()
+        blob = credential.secret_ciphertext
+        return self.keyring.decrypt(blob, ad, credential.key_version).decode()
 
-    def check_code(self, account: Account, raw_code: str, *, source: str, detail: str = "code") -> int:
+    def check_code(
+        self, account: Account, raw_code: str, *, source: str, detail: str = "code"
+    ) -> int:
         """Verify a sign-in code for an enrolled account and record its step; returns the step.
 
         Malformed input is refused before any HMAC and not counted; a wrong or replayed code
@@ -319,7 +359,9 @@ class KioskService:
                 Account.update(last_sign_in_at=now).where(Account.id == account.id).execute()
                 audit.record(Event.SIGN_IN_OK, email=account.email, source=source, detail=detail)
             else:
-                audit.record(Event.REPLAY_REFUSED, email=account.email, source=source, detail=detail)
+                audit.record(
+                    Event.REPLAY_REFUSED, email=account.email, source=source, detail=detail
+                )
         if not won:
             self._record_failure(account.email, known=True, source=source, factor="replayed code")
             raise InvalidCodeError(REPLAYED_CODE_MESSAGE)
@@ -343,6 +385,7 @@ class KioskService:
             raise InvalidRecoveryCodeError(recovery.WRONG_CODE_MESSAGE)
         with storage_errors("update the account"):
             Throttle.delete().where(Throttle.email == account.email).execute()
+        assert row is not None  # `ok` is only true for a row
         return row.id
 
     def verify_for_external(self, raw_email: str, raw_code: str, *, source: str) -> None:
@@ -365,18 +408,19 @@ class KioskService:
     def rotate_keys(self, *, source: str = "admin") -> int:
         """Re-encrypt every TOTP secret under a new key version; returns the new version.
 
-        The key file is written first with old and new keys (atomically), then every secret is
-        re-encrypted in one transaction. A crash between the two, or inside the transaction,
-        leaves every secret readable with the file on disk.
+        Inside one write transaction (which also serialises concurrent rotations): the key file
+        is rewritten with old and new keys (atomically), then every secret is re-encrypted. A
+        crash anywhere leaves every secret readable with the file on disk.
         """
         path = self.settings.key_path
         if self.keyring.source != str(path):
             raise VaultError("keys from $KIOSK_SECRET_KEY cannot be rotated here: use a key file")
-        new_ring = self.keyring.with_new_version()
-        version = new_ring.active_version
-        write_key_file(path, new_ring, replace=True)
-        self.keyring = new_ring
         with storage_errors("re-encrypt the secrets"), write_transaction(self.db):
+            _lock_keys()
+            new_ring = self.keyring.with_new_version()  # re-read: another rotation may have won
+            version = new_ring.active_version
+            write_key_file(path, new_ring, replace=True)
+            self.keyring = new_ring
             for credential in Credential.select().iterator():
                 secret = self.decrypt_secret(credential).encode()
                 ad = secret_associated_data(credential.account_id, credential.id, version)
@@ -392,26 +436,45 @@ class KioskService:
         path = self.settings.key_path
         if self.keyring.source != str(path):
             raise VaultError("keys from $KIOSK_SECRET_KEY cannot be retired here: use a key file")
-        with storage_errors("read the secrets"):
+        with storage_errors("retire the unused keys"), write_transaction(self.db):
+            _lock_keys()
             used = {c.key_version for c in Credential.select(Credential.key_version).distinct()}
-        active = self.keyring.active_version
-        retired = {v for v in self.keyring.keys if v not in used and v != active}
-        if retired:
-            new_ring = self.keyring.without_versions(retired)
-            write_key_file(path, new_ring, replace=True)
-            with storage_errors("update the key checks"), write_transaction(self.db):
+            ring = self.keyring
+            retired = {v for v in ring.keys if v not in used and v != ring.active_version}
+            if retired:
+                new_ring = ring.without_versions(retired)
+                write_key_file(path, new_ring, replace=True)
                 Meta.delete().where(Meta.key.in_([f"key_check:{v}" for v in retired])).execute()
-            self.keyring = new_ring
+                self.keyring = new_ring
         return sorted(retired)
 
     # ------------------------------------------------------------------ flows
     def new_flow(self, source: str) -> AuthFlow:
         from kiosk.core.enrollment import AuthFlow
 
+        # Make the dummy hash now, before anyone types: made lazily, it would add a second
+        # argon2 run to the first unknown-email refusal of each session (an SSH login is a new
+        # process), and that timing difference would tell which emails exist.
+        _ = self.hasher.dummy_hash
         return AuthFlow(self, source)
 
     def new_credential_id(self) -> str:
         return pysecrets.token_hex(16)
+
+
+def _file_stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+def _lock_keys() -> None:
+    """Take the write lock now (a no-op update): on PostgreSQL a row lock that makes a second
+    rotation or retirement wait and then see the key file the first one wrote (SQLite's
+    BEGIN IMMEDIATE already holds it)."""
+    Meta.update(value=Meta.value).where(Meta.key == "schema_version").execute()
 
 
 def _write_key_check(keyring: Keyring, version: int) -> None:
@@ -428,7 +491,8 @@ def _open_keyring(settings: Settings, key_env: str | None, db: pw.Database) -> K
     is told that the key is missing, instead of being handed codes that can never verify.
     """
     with storage_errors("read the database"):
-        checks = {row.key: row.value for row in Meta.select().where(Meta.key.startswith("key_check:"))}
+        rows = Meta.select().where(Meta.key.startswith("key_check:"))
+        checks = {row.key: row.value for row in rows}
         holds_secrets = bool(checks) or Credential.select().exists()
     path = settings.key_path
     keyring, _created = load_keyring(path, key_env, create=not holds_secrets)

@@ -34,7 +34,9 @@ def _aesgcm(key: bytes):  # noqa: ANN202 - imported lazily: cryptography is slow
 
 
 def secret_associated_data(account_id: int, credential_id: str, key_version: int) -> bytes:
-    return f"kiosk-totp-secret|account={account_id}|credential={credential_id}|key={key_version}".encode()
+    return (
+        f"kiosk-totp-secret|account={account_id}|credential={credential_id}|key={key_version}"
+    ).encode()
 
 
 def check_associated_data(key_version: int) -> bytes:
@@ -55,7 +57,9 @@ class Keyring:
     def active_version(self) -> int:
         return max(self.keys)
 
-    def encrypt(self, plaintext: bytes, associated_data: bytes, version: int | None = None) -> bytes:
+    def encrypt(
+        self, plaintext: bytes, associated_data: bytes, version: int | None = None
+    ) -> bytes:
         version = self.active_version if version is None else version
         nonce = secrets.token_bytes(NONCE_BYTES)
         return nonce + _aesgcm(self.keys[version]).encrypt(nonce, plaintext, associated_data)
@@ -70,7 +74,8 @@ class Keyring:
                 "restore it before retiring it"
             )
         try:
-            return _aesgcm(key).decrypt(bytes(blob[:NONCE_BYTES]), bytes(blob[NONCE_BYTES:]), associated_data)
+            nonce, sealed = bytes(blob[:NONCE_BYTES]), bytes(blob[NONCE_BYTES:])
+            return _aesgcm(key).decrypt(nonce, sealed, associated_data)
         except (InvalidTag, ValueError):
             raise VaultError(
                 f"a stored secret does not decrypt with the key from {self.source}: "
@@ -78,7 +83,8 @@ class Keyring:
             ) from None
 
     def with_new_version(self) -> Keyring:
-        return Keyring({**self.keys, self.active_version + 1: secrets.token_bytes(KEY_BYTES)}, self.source)
+        new_key = secrets.token_bytes(KEY_BYTES)
+        return Keyring({**self.keys, self.active_version + 1: new_key}, self.source)
 
     def without_versions(self, versions: set[int]) -> Keyring:
         return Keyring({v: k for v, k in self.keys.items() if v not in versions}, self.source)
@@ -115,8 +121,11 @@ def format_keyring(keyring: Keyring) -> str:
 
 def write_key_file(path: Path, keyring: Keyring, *, replace: bool) -> None:
     """Write the key file 0600, atomically: a reader sees the old or the new file, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".kiosk-key-", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".kiosk-key-", dir=path.parent)
+    except OSError as exc:
+        raise VaultError(f"cannot write key file {path}: {exc.strerror or 'error'}") from None
     try:
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w") as handle:
@@ -128,9 +137,11 @@ def write_key_file(path: Path, keyring: Keyring, *, replace: bool) -> None:
         else:
             os.link(tmp, path)  # fails if another process created the file first
             os.unlink(tmp)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, FileExistsError):
+            raise VaultError(f"cannot write key file {path}: {exc.strerror or 'error'}") from None
         raise
 
 
@@ -156,5 +167,6 @@ def load_keyring(path: Path, env_value: str | None, *, create: bool) -> tuple[Ke
             raise VaultError(f"cannot create key file {path}: {exc.strerror}") from None
         return keyring, True
     except (OSError, UnicodeDecodeError) as exc:
-        raise VaultError(f"cannot read key file {path}: {getattr(exc, 'strerror', None) or 'unreadable'}") from None
+        reason = getattr(exc, "strerror", None) or "unreadable"
+        raise VaultError(f"cannot read key file {path}: {reason}") from None
     return parse_keyring(text, str(path)), False

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 import peewee as pw
@@ -66,7 +69,7 @@ def _make_database(url: str) -> pw.Database:
     parsed = urlparse(url)
     if parsed.scheme not in ("postgresql", "postgres"):
         raise StorageError("database.url must start with sqlite:/// or postgresql://")
-    params: dict[str, object] = {}
+    params: dict[str, Any] = {}
     if parsed.username:
         params["user"] = unquote(parsed.username)
     if parsed.password:
@@ -84,6 +87,10 @@ def _make_database(url: str) -> pw.Database:
 
 def describe_error(exc: BaseException) -> str:
     """A one-line, secret-free description of a database driver error."""
+    # A failed COMMIT (e.g. disk full) makes SQLite roll back by itself; peewee's own rollback
+    # then fails and hides the cause: describe the cause.
+    while "no transaction is active" in str(exc) and exc.__context__ is not None:
+        exc = exc.__context__
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
     lowered = text.lower()
     if "readonly" in lowered or "read-only" in lowered:
@@ -96,10 +103,14 @@ def describe_error(exc: BaseException) -> str:
         return "the database file is damaged or not a kiosk database"
     if "locked" in lowered:
         return "the database stayed busy too long"
+    # psycopg2 prefixes every connection failure with "connection to server ... failed:", so
+    # the specific causes are looked for first.
+    if "password authentication failed" in lowered or ("role" in lowered and "exist" in lowered):
+        return "the database refused the login"
+    if "database" in lowered and "does not exist" in lowered:
+        return "the database does not exist on the server"
     if "connection" in lowered or "could not connect" in lowered or "server" in lowered:
         return "cannot reach the database server"
-    if "password authentication failed" in lowered or "role" in lowered:
-        return "the database refused the login"
     return "the database reported an error"
 
 
@@ -122,11 +133,44 @@ def connect_database(url: str) -> pw.Database:
     """Connect to the database at `url` and bind the models to it; no schema check."""
     db = _make_database(url)
     with storage_errors("open the database"):
-        db.connect(reuse_if_open=True)
         if is_sqlite(db):
-            db.execute_sql("SELECT count(*) FROM sqlite_master").fetchone()  # proves it is SQLite
+            _connect_sqlite(db)
+        else:
+            db.connect(reuse_if_open=True)
+    if is_sqlite(db) and db.database != ":memory:":
+        db.kiosk_file_id = _file_id(db.database)  # type: ignore[attr-defined]
     database_proxy.initialize(db)
     return db
+
+
+def _connect_sqlite(db: pw.Database) -> None:
+    """Connect, retrying while another process turns a fresh file to WAL.
+
+    `PRAGMA journal_mode=wal` on a new file needs an exclusive lock, and SQLite answers "database
+    is locked" at once, without the busy handler, when two connections ask for it together (its
+    deadlock avoidance). Once the file is in WAL mode the pragma is a no-op, so a short retry
+    settles it.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            db.connect(reuse_if_open=True)
+            db.execute_sql("SELECT count(*) FROM sqlite_master").fetchone()  # proves it is SQLite
+            return
+        except pw.OperationalError as exc:
+            if "locked" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            if not db.is_closed():
+                db.close()
+            time.sleep(random.uniform(0.01, 0.1))  # noqa: S311 - jitter, not a secret
+
+
+def _file_id(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def open_database(url: str, *, migrate: bool = True) -> pw.Database:
@@ -187,5 +231,15 @@ def upgrade_schema(db: pw.Database) -> int:
 
 
 def write_transaction(db: pw.Database) -> pw._atomic:  # type: ignore[name-defined]
-    """A transaction for read-then-write work (IMMEDIATE on SQLite by the database's lock type)."""
+    """A transaction for read-then-write work (IMMEDIATE on SQLite by the database's lock type).
+
+    On SQLite, refuses when the database file was deleted or replaced since it was opened: the
+    open connection would otherwise keep writing into a file nobody will ever read again.
+    """
+    expected = getattr(db, "kiosk_file_id", None)
+    if expected is not None and _file_id(db.database) != expected:
+        raise StorageError(
+            f"the database file {db.database} was removed or replaced while the kiosk was "
+            "running; nothing was saved (restart the kiosk)"
+        )
     return db.atomic()

@@ -1,4 +1,4 @@
-"""Peewee models. Every model binds to `database_proxy`, initialised by `store.database.open_database`.
+"""Peewee models, bound to `database_proxy` (initialised by `store.database.open_database`).
 
 What is stored, and what never is:
 - passwords and recovery codes only as argon2id hashes;
@@ -34,6 +34,7 @@ class Meta(BaseModel):
 
 
 class Account(BaseModel):
+    id = pw.AutoField()
     email = pw.CharField(unique=True, max_length=254)
     password_hash = pw.CharField(max_length=255)
     created_at = pw.DateTimeField(default=utcnow)
@@ -48,6 +49,7 @@ class Credential(BaseModel):
 
     id = pw.CharField(primary_key=True, max_length=32)  # random hex, part of the cipher's AD
     account = pw.ForeignKeyField(Account, unique=True, on_delete="CASCADE", backref="credentials")
+    account_id: int  # peewee's accessor for the raw foreign key (declared for type checkers)
     kind = pw.CharField(max_length=16, default="totp")
     secret_ciphertext = pw.BlobField()
     key_version = pw.IntegerField()
@@ -59,6 +61,7 @@ class Credential(BaseModel):
 class RecoveryCode(BaseModel):
     """The account's one recovery code, as an argon2id hash; `used_at` set when consumed."""
 
+    id = pw.AutoField()
     account = pw.ForeignKeyField(Account, unique=True, on_delete="CASCADE", backref="recovery")
     code_hash = pw.CharField(max_length=255)
     created_at = pw.DateTimeField(default=utcnow)
@@ -78,6 +81,7 @@ class Throttle(BaseModel):
 
 
 class AuditEvent(BaseModel):
+    id = pw.AutoField()
     at = pw.DateTimeField(default=utcnow, index=True)
     event = pw.CharField(max_length=32)
     email = pw.CharField(max_length=254, null=True, index=True)

@@ -1,0 +1,358 @@
+"""The admin CLI, run as the real command (`python -m kiosk`) on SQLite and PostgreSQL.
+
+Every failure is one line on stderr, a non-zero exit, and never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from kiosk.config import Settings
+from kiosk.core import totp
+from kiosk.core.service import KioskService
+
+from .conftest import PASSWORD, FakeClock, enroll
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def cli(kiosk_cli: Run) -> Run:
+    """The real command; asserts that no traceback ever reaches the person."""
+
+    def run(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+        result = kiosk_cli(*args, **kwargs)
+        assert "Traceback" not in result.stdout + result.stderr, result.stderr
+        return result
+
+    return run
+
+
+def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode != 0, result
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("kiosk: error: ")
+    return lines[0]
+
+
+def users(cli: Run) -> dict[str, dict[str, object]]:
+    result = cli("users", "list", "--json")
+    assert result.returncode == 0, result.stderr
+    return {u["email"]: u for u in json.loads(result.stdout)}
+
+
+# ------------------------------------------------------------------------------ users
+def test_users_add(cli: Run, tmp_path: Path) -> None:
+    result = cli("users", "add", " Bob@Example.com", "--password-stdin", input=PASSWORD + "\n")
+    assert result.returncode == 0, result.stderr
+    assert "bob@example.com" in result.stdout and PASSWORD not in result.stdout + result.stderr
+    assert list(users(cli)) == ["bob@example.com"]
+    log = tmp_path / "kiosk.log"
+    assert not log.exists() or PASSWORD not in log.read_text()
+
+
+def test_users_add_prompts_twice(cli: Run) -> None:
+    result = cli("users", "add", "bob@example.com", input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert result.returncode == 0, result.stderr
+    assert "bob@example.com" in users(cli)
+
+
+def test_users_add_failures(cli: Run) -> None:
+    assert (
+        cli("users", "add", "bob@example.com", "--password-stdin", input=PASSWORD + "\n").returncode
+        == 0
+    )
+    duplicate = one_error_line(
+        cli("users", "add", "BOB@example.com", "--password-stdin", input=PASSWORD + "\n")
+    )
+    assert "already exists" in duplicate
+    invalid = one_error_line(
+        cli("users", "add", "not-an-email", "--password-stdin", input=PASSWORD + "\n")
+    )
+    assert "valid email" in invalid
+    empty = one_error_line(cli("users", "add", "carol@example.com", "--password-stdin", input="\n"))
+    assert "empty" in empty
+    short = one_error_line(
+        cli("users", "add", "carol@example.com", "--password-stdin", input="short\n")
+    )
+    assert "at least 8" in short and "short\n" not in short
+    assert list(users(cli)) == ["bob@example.com"]
+
+
+def test_users_import(cli: Run, tmp_path: Path) -> None:
+    csv_file = tmp_path / "people.csv"
+    csv_file.write_text(
+        "email,password\n"
+        f"ann@example.com,{PASSWORD}\n"
+        "broken line without comma\n"
+        f"not-an-email,{PASSWORD}\n"
+        "ben@example.com,short\n"
+        f"ANN@example.com,{PASSWORD}\n"
+        "\n"
+        f"cat@example.com,{PASSWORD}\n"
+        f"dan@example.com,{PASSWORD},extra\n"
+    )
+    result = cli("users", "import", str(csv_file))
+    assert result.returncode == 1
+    errors = result.stderr.splitlines()
+    assert [e.split(":")[0] for e in errors] == ["line 3", "line 4", "line 5", "line 6", "line 9"]
+    assert "already exists" in errors[3] and "at least 8" in errors[2]
+    assert PASSWORD not in result.stderr and "short" not in errors[2].split(":", 1)[1][:8]
+    assert "added 2 account(s), 5 line(s) refused" in result.stdout
+    assert sorted(users(cli)) == ["ann@example.com", "cat@example.com"]
+
+
+def test_users_import_all_good_and_missing_file(cli: Run, tmp_path: Path) -> None:
+    csv_file = tmp_path / "ok.csv"
+    csv_file.write_text(f"eve@example.com,{PASSWORD}\nfay@example.com,{PASSWORD}\n")
+    result = cli("users", "import", str(csv_file))
+    assert result.returncode == 0 and "added 2 account(s), 0 line(s) refused" in result.stdout
+    missing = one_error_line(cli("users", "import", str(tmp_path / "missing.csv")))
+    assert "missing.csv" in missing
+
+
+def test_users_list_json_fields(cli: Run, settings: Settings) -> None:
+    clock = FakeClock()
+    svc = KioskService.open(settings, clock=clock)
+    try:
+        enroll(svc, "enrolled@example.com")
+        svc.add_user("plain@example.com", PASSWORD)
+        for _ in range(5):
+            with pytest.raises(Exception):  # noqa: B017 - any refusal; locks at the fifth
+                svc.check_password("plain@example.com", "wrong password", source="t")
+    finally:
+        svc.close()
+    listed = users(cli)
+    assert sorted(listed) == ["enrolled@example.com", "plain@example.com"]
+    enrolled, plain = listed["enrolled@example.com"], listed["plain@example.com"]
+    for user in listed.values():
+        assert {"email", "enrolled", "enrolled_at", "locked", "last_sign_in"} <= set(user)
+        assert isinstance(user["enrolled"], bool) and isinstance(user["locked"], bool)
+    assert enrolled["enrolled"] is True and enrolled["locked"] is False
+    assert datetime.fromisoformat(str(enrolled["enrolled_at"]).replace("Z", "+00:00"))
+    assert enrolled["last_sign_in"] is not None
+    assert plain == {
+        **plain,
+        "enrolled": False,
+        "enrolled_at": None,
+        "locked": True,
+        "last_sign_in": None,
+    }
+    text = cli("users", "list")
+    assert text.returncode == 0 and "enrolled@example.com" in text.stdout
+    assert cli("users", "list", "--json").stdout.strip().startswith("[")
+
+
+def test_empty_users_list_is_valid_json(cli: Run) -> None:
+    assert users(cli) == {}
+
+
+def test_reset_unlock_remove(cli: Run, settings: Settings) -> None:
+    svc = KioskService.open(settings, clock=FakeClock())
+    try:
+        enroll(svc, "bob@example.com")
+        for _ in range(5):
+            with pytest.raises(Exception):  # noqa: B017
+                svc.check_password("bob@example.com", "wrong password", source="t")
+    finally:
+        svc.close()
+    assert users(cli)["bob@example.com"]["locked"] is True
+    result = cli("users", "unlock", "BOB@example.com")
+    assert result.returncode == 0 and users(cli)["bob@example.com"]["locked"] is False
+    result = cli("users", "reset-mfa", "bob@example.com")
+    assert result.returncode == 0 and users(cli)["bob@example.com"]["enrolled"] is False
+    result = cli("users", "remove", "bob@example.com")
+    assert result.returncode == 0 and users(cli) == {}
+    for command in ("unlock", "reset-mfa", "remove"):
+        line = one_error_line(cli("users", command, "nobody@example.com"))
+        assert "no account for nobody@example.com" in line
+
+
+# ------------------------------------------------------------------------------ audit
+def test_audit_filters(cli: Run) -> None:
+    for email in ("ann@example.com", "ben@example.com"):
+        assert cli("users", "add", email, "--password-stdin", input=PASSWORD + "\n").returncode == 0
+    cli("users", "remove", "ben@example.com")
+    result = cli("audit", "--json")
+    assert result.returncode == 0
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(r["event"], r["email"]) for r in rows] == [
+        ("user_added", "ann@example.com"),
+        ("user_added", "ben@example.com"),
+        ("user_removed", "ben@example.com"),
+    ]
+    for row in rows:
+        assert row["at"].endswith("Z") and row["source"].startswith("admin:")
+        when = datetime.fromisoformat(row["at"].replace("Z", "+00:00"))
+        assert abs(datetime.now(UTC) - when) < timedelta(minutes=5)
+    only_ben = cli("audit", "--json", "--email", "BEN@example.com")
+    assert [json.loads(x)["event"] for x in only_ben.stdout.splitlines()] == [
+        "user_added",
+        "user_removed",
+    ]
+    assert cli("audit", "--json", "--since", "1h").stdout.count("\n") == 3
+    future = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d")
+    assert cli("audit", "--json", "--since", future).stdout == ""
+    assert "user_added" in cli("audit").stdout
+    line = one_error_line(cli("audit", "--since", "yesterday-ish"))
+    assert "--since" in line
+
+
+# ------------------------------------------------------------------------------ verify
+def test_verify(cli: Run, settings: Settings) -> None:
+    # enrolled one step in the past, so the current real step's code is new (real time below)
+    clock = FakeClock(datetime.now(UTC).timestamp() - 30)
+    svc = KioskService.open(settings, clock=clock)
+    try:
+        who = enroll(svc, "bob@example.com")
+        svc.add_user("new@example.com", PASSWORD)
+    finally:
+        svc.close()
+    code = totp.code_at_step(who.secret, totp.current_step())
+    accepted = cli("verify", "bob@example.com", input=code + "\n")
+    assert accepted.returncode == 0 and accepted.stdout.strip() == "accepted", accepted.stderr
+    replayed = cli("verify", "bob@example.com", input=code + "\n")
+    assert replayed.returncode == 1 and "already used" in replayed.stderr
+    assert code not in replayed.stderr + replayed.stdout
+    unknown = cli("verify", "nobody@example.com", input=code + "\n")
+    assert unknown.returncode == 1
+    not_enrolled = cli("verify", "new@example.com", input="123456\n")
+    assert not_enrolled.returncode == 1
+    malformed = cli("verify", "bob@example.com", input="12345x\n")
+    assert malformed.returncode == 1
+    near = {totp.code_at_step(who.secret, totp.current_step() + d) for d in range(-2, 3)}
+    wrong = next(f"{n:06d}" for n in range(10**6) if f"{n:06d}" not in near)
+    results = [cli("verify", "bob@example.com", input=wrong + "\n").returncode for _ in range(4)]
+    assert results == [1, 1, 1, 1]  # 1 replay + 4 wrong = 5 failures: now locked
+    locked = cli(
+        "verify",
+        "bob@example.com",
+        input=totp.code_at_step(who.secret, totp.current_step() + 1) + "\n",
+    )
+    assert locked.returncode == 1 and "Too many failed attempts" in locked.stderr
+    for result in (replayed, unknown, not_enrolled, malformed, locked):
+        assert len(result.stderr.splitlines()) == 1 and result.stdout == ""
+
+
+def test_verify_error_exit_2(tmp_path: Path, settings: Settings) -> None:
+    (tmp_path / "file").write_text("")  # a file where the database's folder should be
+    config = tmp_path / "broken.toml"
+    config.write_text(
+        '[database]\nurl = "sqlite:///file/k.db"\n'
+        if not settings.database_url.startswith("postgres")
+        else f'[database]\nurl = "{settings.database_url}_missing"\n'
+    )
+    result = _raw_cli(
+        tmp_path, "--config", str(config), "verify", "bob@example.com", input="123456\n"
+    )
+    assert result.returncode == 2, result
+    assert one_error_line(result)
+
+
+# ------------------------------------------------------------------------------ db, config
+def test_db_upgrade(cli: Run) -> None:
+    result = cli("db", "upgrade")
+    assert result.returncode == 0 and "schema version 1" in result.stdout
+    assert cli("db", "upgrade").returncode == 0
+    assert "database schema 1" in cli("db", "status").stdout
+
+
+def _raw_cli(
+    cwd: Path, *args: str, input: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {
+        k: v for k, v in os.environ.items() if k not in ("KIOSK_CONFIG", "KIOSK_SECRET_KEY")
+    }
+    full_env.update(env or {})
+    result = subprocess.run(
+        [sys.executable, "-m", "kiosk", *args],
+        cwd=cwd,
+        input=input,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=120,
+        check=False,
+    )
+    assert "Traceback" not in result.stdout + result.stderr, result.stderr
+    return result
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[kiosk\n", "[nonsense]\n", "[kiosk]\nidle_timeout = 'x'\n", "[security]\nunknown_key = 1\n"],
+)
+def test_bad_config_is_one_line(tmp_path: Path, text: str) -> None:
+    (tmp_path / "config.toml").write_text(text)
+    for args in (("users", "list"), ("--config", "config.toml", "db", "upgrade")):
+        assert one_error_line(_raw_cli(tmp_path, *args))
+
+
+def test_unopenable_database_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    (tmp_path / "config.toml").write_text('[database]\nurl = "sqlite:///file/k.db"\n')
+    line = one_error_line(_raw_cli(tmp_path, "users", "list"))
+    assert "database" in line
+    (tmp_path / "config.toml").write_text(
+        '[database]\nurl = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=3"\n'
+    )
+    line = one_error_line(_raw_cli(tmp_path, "users", "list"))
+    assert "cannot reach the database server" in line
+
+
+def test_config_lookup_order(tmp_path: Path) -> None:
+    """--config, else $KIOSK_CONFIG, else ./config.toml; relative paths from the file's folder."""
+    for name in ("flag", "env", "cwd"):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "config.toml").write_text(
+            f'[database]\nurl = "sqlite:///{name}.db"\n[security]\nkey_file = "{name}.key"\n'
+        )
+    work = tmp_path / "cwd"
+    env = {"KIOSK_CONFIG": str(tmp_path / "env" / "config.toml")}
+    assert (
+        _raw_cli(
+            work, "--config", str(tmp_path / "flag" / "config.toml"), "db", "upgrade", env=env
+        ).returncode
+        == 0
+    )
+    assert (tmp_path / "flag" / "flag.db").exists() and not (work / "flag.db").exists()
+    assert _raw_cli(work, "db", "upgrade", env=env).returncode == 0
+    assert (tmp_path / "env" / "env.db").exists()
+    assert _raw_cli(work, "db", "upgrade").returncode == 0
+    assert (work / "cwd.db").exists()
+    assert not (tmp_path / "flag" / "env.db").exists()
+    # the key file is created next to the config, private
+    assert _raw_cli(work, "users", "list").returncode == 0
+    assert oct((work / "cwd.key").stat().st_mode & 0o777) == "0o600"
+    assert oct((work / "cwd.db").stat().st_mode & 0o777) == "0o600"
+    missing = one_error_line(
+        _raw_cli(work, "users", "list", env={"KIOSK_CONFIG": str(tmp_path / "nope.toml")})
+    )
+    assert "nope.toml" in missing
+
+
+def test_db_upgrade_refuses_a_newer_schema(cli: Run, settings: Settings) -> None:
+    assert cli("db", "upgrade").returncode == 0
+    from kiosk.store.database import SCHEMA_VERSION, open_database
+    from kiosk.store.models import Meta
+
+    db = open_database(settings.database_url)
+    try:
+        Meta.update(value=str(SCHEMA_VERSION + 5)).where(Meta.key == "schema_version").execute()
+    finally:
+        db.close()
+    for args in (("db", "upgrade"), ("users", "list")):
+        line = one_error_line(cli(*args))
+        assert f"schema version {SCHEMA_VERSION + 5}" in line and "upgrade the kiosk" in line
+    assert cli("verify", "bob@example.com", input="123456\n").returncode == 2

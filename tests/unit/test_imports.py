@@ -1,0 +1,30 @@
+"""The core stands alone: importing it loads no Textual (the UI layer depends on it, not back)."""
+
+from __future__ import annotations
+
+import pkgutil
+import subprocess
+import sys
+
+import kiosk.core
+import kiosk.store
+
+
+def test_core_and_store_import_no_textual() -> None:
+    modules = [
+        f"kiosk.{pkg.__name__.split('.')[-1]}.{m.name}"
+        for pkg in (kiosk.core, kiosk.store)
+        for m in pkgutil.iter_modules(pkg.__path__)
+    ]
+    modules += ["kiosk.config"]
+    assert "kiosk.core.service" in modules and "kiosk.store.database" in modules
+    script = (
+        "import importlib, sys\n"
+        + "".join(f"importlib.import_module({m!r})\n" for m in modules)
+        + "print(sorted(m for m in sys.modules if m.split('.')[0] == 'textual'))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
