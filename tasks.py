@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Project tasks that need nothing but Python 3.11+: `python3 tasks.py demo` and `python3 tasks.py test`.
+
+Both create `.venv` on first use and keep it in step with pyproject.toml. `test` also makes sure
+the system programs the end-to-end tests drive are installed (OpenSSH server, PostgreSQL server,
+Chromium, tmux), installing them with apt-get when run as root, and fails loudly otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / "bin"
+STAMP = VENV / ".kiosk-installed"
+
+# program that must exist -> Debian package that provides it
+SYSTEM_PROGRAMS = {
+    "/usr/sbin/sshd": "openssh-server",
+    "ssh": "openssh-client",
+    "initdb": "postgresql",
+    "chromium": "chromium",
+    "tmux": "tmux",
+}
+
+
+def say(message: str) -> None:
+    print(f"[tasks] {message}", flush=True)
+
+
+def ensure_venv(extras: str) -> None:
+    """Create .venv and install the project (editable) with `extras`, when anything changed."""
+    if sys.version_info < (3, 11):
+        sys.exit("kiosk needs Python 3.11 or newer")
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    if not (BIN / "python").exists():
+        say("creating .venv")
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    say(f"installing kiosk{extras} into .venv (first run takes a minute)")
+    subprocess.run(
+        [str(BIN / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+         "-e", f"{ROOT}{extras}"],
+        check=True,
+    )
+    STAMP.write_text(wanted)
+
+
+def _have(program: str) -> bool:
+    if program.startswith("/"):
+        return Path(program).exists()
+    if shutil.which(program):
+        return True
+    return program == "initdb" and any(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+
+
+def ensure_system_programs() -> None:
+    missing = sorted({pkg for prog, pkg in SYSTEM_PROGRAMS.items() if not _have(prog)})
+    if not missing:
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        sys.exit(f"the end-to-end tests need these packages: {' '.join(missing)} "
+                 "(install them, e.g. with apt-get, and run again)")
+    say(f"installing {' '.join(missing)} with apt-get")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
+                   check=True, env=env)
+
+
+def demo(args: list[str]) -> int:
+    ensure_venv("")
+    return subprocess.call([str(BIN / "kiosk"), "--config", str(ROOT / "config.toml"), "demo", *args])
+
+
+def test(args: list[str]) -> int:
+    ensure_venv("[dev]")
+    ensure_system_programs()
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return subprocess.call([str(BIN / "python"), "-m", "pytest", *args], cwd=ROOT, env=env)
+
+
+def main() -> int:
+    tasks = {"demo": demo, "test": test}
+    if len(sys.argv) < 2 or sys.argv[1] not in tasks:
+        print(__doc__)
+        return 2
+    return tasks[sys.argv[1]](sys.argv[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
