@@ -28,6 +28,7 @@ SYSTEM_PROGRAMS = {
     "initdb": "postgresql",
     "chromium": "chromium",
     "tmux": "tmux",
+    "mount": "mount",  # the full-disk tests mount a tiny tmpfs
 }
 
 

@@ -7,6 +7,7 @@ error, 1 for a refusal where a command answers yes/no (`verify`, `users import` 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from kiosk.core.service import KioskService
 
 log = logging.getLogger("kiosk")
+log.addHandler(logging.NullHandler())  # never Python's last-resort handler: it prints tracebacks
 
 DEMO_EMAIL = "demo@example.com"
 EXIT_REFUSED = 1
@@ -62,9 +64,10 @@ def setup_logging(settings: Settings) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600)
         handler: logging.Handler = logging.StreamHandler(os.fdopen(fd, "a", encoding="utf-8"))
-    except OSError:
+    except (OSError, ValueError):
         handler = logging.NullHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.raiseExceptions = False  # a log that cannot be written (disk full) prints nothing
     root = logging.getLogger("kiosk")
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
@@ -112,20 +115,45 @@ class Context:
         if self._settings is None:
             self._settings = load_settings(self.config_path)
             setup_logging(self._settings)
+            with _without_postgres_driver(self._settings.database_url):
+                import peewee  # noqa: F401 - every command that reads settings opens the store
         return self._settings
 
     def service(self, *, migrate: bool = True) -> KioskService:
         if self._service is None:
+            settings = self.settings  # first: loading them imports peewee the lean way
             from kiosk.core.service import KioskService
 
             self._service = KioskService.open(
-                self.settings, key_env=os.environ.get("KIOSK_SECRET_KEY") or None, migrate=migrate
+                settings, key_env=os.environ.get("KIOSK_SECRET_KEY") or None, migrate=migrate
             )
         return self._service
 
     def close(self) -> None:
         if self._service is not None:
             self._service.close()
+
+
+@contextlib.contextmanager
+def _without_postgres_driver(url: str) -> Iterator[None]:
+    """Keep peewee from importing psycopg2, which a SQLite kiosk never uses, at its first import.
+
+    peewee imports its PostgreSQL driver eagerly when it can: about 5 MiB of resident memory and
+    15 ms for every start (one per SSH login, per `kiosk verify`), measured in benchmarks/. A
+    `None` in sys.modules makes that import fail the documented way, and peewee goes on without
+    it. Only while peewee is first imported (when the settings are loaded, before any command
+    imports the store), and only for a SQLite URL: one process serves one database, and a later
+    `import psycopg2` elsewhere works as usual.
+    """
+    if not url.startswith("sqlite:") or "peewee" in sys.modules or "psycopg2" in sys.modules:
+        yield
+        return
+    sys.modules["psycopg2"] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        if "psycopg2" in sys.modules and sys.modules["psycopg2"] is None:
+            del sys.modules["psycopg2"]
 
 
 def _config_path(option: str | None) -> Path | None:
@@ -168,8 +196,10 @@ def _source() -> str:
 
 
 def _launch(ctx: Context, mode: str, demo_hint: str | None = None) -> None:
-    settings = ctx.settings
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+    _ = ctx.settings  # load and validate the config first: a bad one is named even without a tty
+    # `kiosk serve` (textual-serve) runs the app over pipes with Textual's web driver.
+    served = os.environ.get("TEXTUAL_DRIVER", "").endswith(":WebDriver")
+    if not served and not (sys.stdin.isatty() and sys.stdout.isatty()):
         _fail(
             "the kiosk needs an interactive terminal"
             + (" (connect with ssh -t)" if mode == "ssh" else "")
@@ -288,7 +318,8 @@ def users_set_password(ctx: Context, email: str, password_stdin: bool) -> None:
     password = _read_password_stdin() if password_stdin else click.prompt(
         "New password", hide_input=True, confirmation_prompt=True
     )
-    click.echo(f"password changed for {service.set_password(email, password, source=f'admin:{_source()}')}")
+    changed = service.set_password(email, password, source=f"admin:{_source()}")
+    click.echo(f"password changed for {changed}")
 
 
 @users.command("import")
@@ -347,9 +378,9 @@ def _csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
 @handle_errors
 def users_list(ctx: Context, as_json: bool) -> None:
     """List accounts: enrolled, locked, last sign-in."""
+    rows = ctx.service().iter_users()  # first: it loads the settings, then peewee
     from kiosk.core.service import summary_as_json
 
-    rows = ctx.service().iter_users()
     out = click.get_text_stream("stdout")
     if as_json:
         # Streamed: one object at a time, never the whole list in memory.
@@ -414,13 +445,14 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
 @handle_errors
 def audit_command(ctx: Context, as_json: bool, since: str | None, email: str | None) -> None:
     """Show audit events (UTC), oldest first."""
-    from kiosk.core import audit
     from kiosk.core.accounts import normalize_email
-    from kiosk.store.database import storage_errors
 
     since_at = parse_since(since) if since else None
     wanted = normalize_email(email) if email else None
-    ctx.service()
+    ctx.service()  # before the store's modules: it loads the settings, then peewee
+    from kiosk.core import audit
+    from kiosk.store.database import storage_errors
+
     out = click.get_text_stream("stdout")
     with storage_errors("read the audit log"):
         for row in audit.query(since=since_at, email=wanted):
@@ -430,7 +462,8 @@ def audit_command(ctx: Context, as_json: bool, since: str | None, email: str | N
                           "source": row.source, "detail": row.detail}
                 out.write(json.dumps(record) + "\n")
             else:
-                out.write(f"{at}  {row.event:15} {row.email or '-':32} {row.source:24} {row.detail}\n")
+                who = row.email or "-"
+                out.write(f"{at}  {row.event:15} {who:32} {row.source:24} {row.detail}\n")
 
 
 # ---------------------------------------------------------------------------------- verify
@@ -496,7 +529,9 @@ def keys() -> None:
 def keys_rotate(ctx: Context) -> None:
     """Re-encrypt every TOTP secret under a new key version."""
     version = ctx.service().rotate_keys(source=f"admin:{_source()}")
-    click.echo(f"every secret now uses key version {version}; retire old keys with `kiosk keys retire`")
+    click.echo(
+        f"every secret now uses key version {version}; retire old keys with `kiosk keys retire`"
+    )
 
 
 @keys.command("retire")
@@ -505,7 +540,10 @@ def keys_rotate(ctx: Context) -> None:
 def keys_retire(ctx: Context) -> None:
     """Remove key versions that no stored secret uses any more."""
     retired = ctx.service().retire_unused_keys()
-    click.echo(f"retired key version(s): {', '.join(map(str, retired))}" if retired else "nothing to retire")
+    if retired:
+        click.echo(f"retired key version(s): {', '.join(map(str, retired))}")
+    else:
+        click.echo("nothing to retire")
 
 
 # ---------------------------------------------------------------------------------- ssh
@@ -517,9 +555,13 @@ def ssh_config(ctx: Context, user: str) -> None:
     """Print an sshd_config Match block that runs this kiosk for USER."""
     from kiosk.deploy import sshd_match_block
 
-    kiosk_path = Path(sys.argv[0]).resolve() if Path(sys.argv[0]).name == "kiosk" else None
+    # sshd runs the command with a bare PATH: name this install's console script absolutely.
+    kiosk_path = Path(sys.argv[0]).absolute() if Path(sys.argv[0]).name == "kiosk" else None
+    if kiosk_path is None and Path(sys.executable).with_name("kiosk").exists():
+        kiosk_path = Path(sys.executable).with_name("kiosk")
     config = ctx.config_path.resolve() if ctx.config_path else None
-    click.echo(sshd_match_block(user=user, kiosk=str(kiosk_path or "kiosk"), config=config), nl=False)
+    block = sshd_match_block(user=user, kiosk=str(kiosk_path or "kiosk"), config=config)
+    click.echo(block, nl=False)
 
 
 def main() -> None:
