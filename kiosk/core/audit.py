@@ -7,6 +7,7 @@ which admin action); nothing a person typed is ever written here except a known 
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from enum import StrEnum
@@ -32,16 +33,23 @@ class Event(StrEnum):
 MAX_SOURCE = 128
 
 
-def source_from_environment(environ: Mapping[str, str] | None = None, tty_fd: int = 0) -> str:
-    """Where a session comes from: the SSH client address, else the terminal, else 'local'."""
+def source_from_environment(
+    environ: Mapping[str, str] | None = None, tty_fd: int = 0, hostname: str | None = None
+) -> str:
+    """Where a session comes from: the SSH client address, else the terminal or the browser
+    session, with this host's name (several kiosk hosts may share one database), else 'local'."""
     env = os.environ if environ is None else environ
     connection = env.get("SSH_CONNECTION", "").split()
     if connection:
         return f"ssh:{connection[0]}"[:MAX_SOURCE]
+    host = socket.gethostname() if hostname is None else hostname
+    at_host = f"@{host}" if host else ""
+    if env.get("TEXTUAL_DRIVER", "").endswith(":WebDriver"):  # under `kiosk serve`
+        return f"web{at_host}"[:MAX_SOURCE]
     try:
-        return f"tty:{os.ttyname(tty_fd)}"[:MAX_SOURCE]
+        return f"tty:{os.ttyname(tty_fd)}{at_host}"[:MAX_SOURCE]
     except OSError:
-        return "local"
+        return f"local{at_host}"[:MAX_SOURCE]
 
 
 def record(event: Event, *, email: str | None, source: str, detail: str = "") -> None:

@@ -25,7 +25,10 @@ def test_source_is_the_ssh_client_address() -> None:
 def test_source_is_the_tty_without_ssh() -> None:
     primary, secondary = os.openpty()
     try:
-        assert source_from_environment({}, tty_fd=secondary) == f"tty:{os.ttyname(secondary)}"
+        tty = os.ttyname(secondary)
+        source = source_from_environment({}, tty_fd=secondary, hostname="kiosk-3")
+        assert source == f"tty:{tty}@kiosk-3"
+        assert source_from_environment({}, tty_fd=secondary).startswith(f"tty:{tty}@")
     finally:
         os.close(primary)
         os.close(secondary)
@@ -34,11 +37,18 @@ def test_source_is_the_tty_without_ssh() -> None:
 def test_source_is_local_without_ssh_or_tty() -> None:
     read_end, write_end = os.pipe()
     try:
-        assert source_from_environment({"SSH_CONNECTION": ""}, tty_fd=read_end) == "local"
-        assert source_from_environment({"SSH_CONNECTION": "   "}, tty_fd=read_end) == "local"
+        env = {"SSH_CONNECTION": ""}
+        assert source_from_environment(env, tty_fd=read_end, hostname="") == "local"
+        env = {"SSH_CONNECTION": "   "}
+        assert source_from_environment(env, tty_fd=read_end, hostname="h1") == "local@h1"
     finally:
         os.close(read_end)
         os.close(write_end)
+
+
+def test_source_under_kiosk_serve_is_the_browser_session_on_this_host() -> None:
+    env = {"TEXTUAL_DRIVER": "textual.drivers.web_driver:WebDriver"}
+    assert source_from_environment(env, hostname="kiosk-web") == "web@kiosk-web"
 
 
 def test_source_is_bounded() -> None:
