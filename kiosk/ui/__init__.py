@@ -1,0 +1,1 @@
+"""The kiosk's terminal user interface (Textual): one screen per documented step."""

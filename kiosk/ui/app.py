@@ -1,0 +1,292 @@
+"""KioskApp: one person's pass through the flow, a screen per step, the idle timer, kiosk vs ssh.
+
+The app owns the single `AuthFlow`. Screens collect input and ask the app to run a flow method
+(`act`); the call runs in a thread worker (argon2 and the database block) that never touches a
+widget: it posts a message back, and the handler here decides what to show. Every screen is
+rebuilt from the flow's state by `show_step`, so what is on screen always matches the flow.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from importlib.resources import files
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import events, work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.screen import Screen
+
+from kiosk.core.enrollment import AuthFlow, Step
+from kiosk.core.errors import KioskError
+from kiosk.ui.screens.base import StepScreen
+from kiosk.ui.screens.enter_code import EnterCodeScreen
+from kiosk.ui.screens.enter_setup_code import EnterSetupCodeScreen
+from kiosk.ui.screens.error import ErrorScreen
+from kiosk.ui.screens.mfa_required import MfaRequiredScreen
+from kiosk.ui.screens.save_recovery_code import SaveRecoveryCodeScreen
+from kiosk.ui.screens.secure_account import SecureAccountScreen
+from kiosk.ui.screens.select_method import SelectMethodScreen
+from kiosk.ui.screens.sign_in import SignInScreen
+from kiosk.ui.screens.signed_in import SignedInScreen
+from kiosk.ui.screens.use_recovery_code import UseRecoveryCodeScreen
+from kiosk.ui.widgets.status import IdleWarning
+
+if TYPE_CHECKING:
+    from kiosk.core.service import KioskService
+
+SCREEN_FOR_STEP: dict[Step, type[StepScreen]] = {
+    Step.SIGN_IN: SignInScreen,
+    Step.MFA_REQUIRED: MfaRequiredScreen,
+    Step.SELECT_METHOD: SelectMethodScreen,
+    Step.SCAN_QR: SecureAccountScreen,
+    Step.ENTER_SETUP_CODE: EnterSetupCodeScreen,
+    Step.SAVE_RECOVERY_CODE: SaveRecoveryCodeScreen,
+    Step.ENTER_CODE: EnterCodeScreen,
+    Step.ENTER_RECOVERY_CODE: UseRecoveryCodeScreen,
+    Step.SIGNED_IN: SignedInScreen,
+}
+
+IDLE_WARNING_SECONDS = 15
+
+# Input that counts as "someone is here" for the idle timer.
+_ACTIVITY_EVENTS = (
+    events.Key,
+    events.MouseDown,
+    events.MouseUp,
+    events.MouseScrollDown,
+    events.MouseScrollUp,
+    events.Paste,
+)
+
+
+def _stylesheet() -> tuple[str | None, str]:
+    """(CSS_PATH, CSS): a real file when installed normally or editable, else the text itself."""
+    resource = files("kiosk.styles").joinpath("kiosk.tcss")
+    if isinstance(resource, Path):
+        return str(resource), ""
+    return None, resource.read_text(encoding="utf-8")
+
+
+_CSS_PATH, _CSS_TEXT = _stylesheet()
+
+Action = Callable[[AuthFlow], Any]
+Then = Callable[[Any], None]
+
+
+class FlowDone(Message):
+    """A flow call finished; `then` (or `show_step`) decides what comes next."""
+
+    def __init__(self, generation: int, result: Any, then: Then | None) -> None:
+        super().__init__()
+        self.generation = generation
+        self.result = result
+        self.then = then
+
+
+class FlowRefused(Message):
+    """The flow said no with a message fit for the person (a `KioskError`)."""
+
+    def __init__(self, generation: int, message: str) -> None:
+        super().__init__()
+        self.generation = generation
+        self.message = message
+
+
+class FlowCrashed(Message):
+    """Something unexpected: logged with a reference, shown calmly, flow wiped."""
+
+    def __init__(self, generation: int, error: BaseException) -> None:
+        super().__init__()
+        self.generation = generation
+        self.error = error
+
+
+class KioskApp(App[None]):
+    """The kiosk: `mode` "kiosk" never quits and wipes itself; "ssh" ends the session instead."""
+
+    ENABLE_COMMAND_PALETTE = False
+    CSS_PATH = _CSS_PATH
+    CSS = _CSS_TEXT
+    TITLE = "kiosk"
+    # Priority bindings replace Textual's ctrl+q (quit) and ctrl+c (help/copy): in kiosk mode no
+    # key leaves the app; ctrl+\ and ctrl+z arrive as keys (raw mode) and are swallowed too.
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "interrupt", show=False, priority=True),
+        Binding("ctrl+c", "interrupt", show=False, priority=True),
+        Binding("ctrl+backslash", "ignore_key", show=False, priority=True),
+        Binding("ctrl+z", "ignore_key", show=False, priority=True),
+    ]
+
+    def __init__(
+        self,
+        service: KioskService,
+        *,
+        mode: str,
+        source: str,
+        demo_hint: str | None = None,
+    ) -> None:
+        super().__init__()
+        if mode not in ("kiosk", "ssh"):
+            raise ValueError(f"unknown mode {mode!r}")
+        self.service = service
+        self.settings = service.settings
+        self.mode = mode
+        self.source = source
+        self.demo_hint = demo_hint
+        self.organization = self.settings.kiosk.organization
+        self.crash_reference: str | None = None
+        self.flow: AuthFlow = service.new_flow(source)
+        self.idle_timeout = float(self.settings.kiosk.idle_timeout)
+        self.signed_in_timeout = float(self.settings.kiosk.signed_in_timeout)
+        # Checked often enough that short test timeouts work, at most once a second.
+        self.idle_check_interval = min(1.0, max(0.05, self.idle_timeout / 20))
+        self._last_activity = time.monotonic()
+        self._generation = 0  # bumped on every wipe: late worker results are then ignored
+        self._busy = False
+
+    # ------------------------------------------------------------------ lifecycle
+    def on_mount(self) -> None:
+        self.set_interval(self.idle_check_interval, self.check_idle_timeout)
+        self.show_step()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, _ACTIVITY_EVENTS):
+            self.note_activity()
+        await super().on_event(event)
+
+    # ------------------------------------------------------------------ showing steps
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    def show_step(self, notice: str | None = None) -> None:
+        """Replace whatever is shown (modals included) with the screen for the flow's step."""
+        screen = SCREEN_FOR_STEP[self.flow.step](notice=notice)
+        self._show(screen)
+
+    def _show(self, screen: Screen[Any]) -> None:
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        if len(self.screen_stack) <= 1:
+            self.push_screen(screen)
+        else:
+            self.switch_screen(screen)
+
+    def wipe(self) -> None:
+        """Forget the person: reset the flow; a running worker finishes on a flow of its own."""
+        self._generation += 1
+        self.flow.reset()
+        if self._busy:
+            self.flow = self.service.new_flow(self.source)
+        self._busy = False
+        self.note_activity()
+
+    def end_session(self) -> None:
+        """The person is done or gone: the next person's Sign in (kiosk), or the end (ssh)."""
+        if self.mode == "ssh":
+            self.wipe()
+            self.exit(return_code=0)
+        else:
+            self.wipe()
+            self.show_step()
+
+    # ------------------------------------------------------------------ flow calls
+    def act(self, action: Action, *, then: Then | None = None, busy: str = "Checking…") -> None:
+        """Run `action(flow)` in a worker with a visible busy state; ignored while one runs."""
+        if self._busy:
+            return
+        self._busy = True
+        screen = self.screen
+        if isinstance(screen, StepScreen):
+            screen.set_busy(busy)
+        self._run_flow_call(self.flow, self._generation, action, then)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="flow")
+    def _run_flow_call(
+        self, flow: AuthFlow, generation: int, action: Action, then: Then | None
+    ) -> None:
+        """Worker thread: call the flow, post the outcome. Never touches a widget."""
+        try:
+            result = action(flow)
+        except KioskError as exc:
+            self.post_message(FlowRefused(generation, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - shown as the calm error screen
+            self.post_message(FlowCrashed(generation, exc))
+        else:
+            self.post_message(FlowDone(generation, result, then))
+
+    def on_flow_done(self, message: FlowDone) -> None:
+        if message.generation != self._generation:
+            return
+        self._busy = False
+        try:
+            if message.then is not None:
+                message.then(message.result)
+            else:
+                self.show_step()
+        except Exception as exc:  # noqa: BLE001 - a bug in a screen must not show a traceback
+            self.show_crash(exc)
+
+    def on_flow_refused(self, message: FlowRefused) -> None:
+        if message.generation != self._generation:
+            return
+        self._busy = False
+        screen = self.screen
+        if isinstance(screen, StepScreen) and self.flow.step == screen.STEP:
+            screen.refused(message.message)
+        else:  # the flow moved (e.g. the account changed elsewhere): show where it is now
+            self.show_step(notice=message.message)
+
+    def on_flow_crashed(self, message: FlowCrashed) -> None:
+        if message.generation != self._generation:
+            return
+        self.show_crash(message.error)
+
+    def show_crash(self, error: BaseException) -> None:
+        """Log with a short reference (no secret: the flow's state is not logged), wipe, explain."""
+        from kiosk.cli import report_unexpected
+
+        reference = report_unexpected(error)
+        self.crash_reference = reference
+        self.wipe()
+        self._show(ErrorScreen(reference))
+
+    def go_back(self) -> None:
+        """Escape: one step back in the flow (never past Sign in); the core forgets what it must."""
+        if self._busy:
+            return
+        before = self.flow.step
+        if self.flow.back() != before:
+            self.show_step()
+
+    # ------------------------------------------------------------------ idle
+    def note_activity(self) -> None:
+        self._last_activity = time.monotonic()
+        for warning in self.screen.query(IdleWarning):
+            if warning.display:
+                warning.hide()
+
+    def check_idle_timeout(self) -> None:
+        """Warn in the last seconds; at the timeout wipe (kiosk) or end the session (ssh)."""
+        remaining = self.idle_timeout - (time.monotonic() - self._last_activity)
+        if remaining <= 0:
+            self.end_session()
+            return
+        window = min(IDLE_WARNING_SECONDS, self.idle_timeout / 2)
+        if remaining <= window:
+            ends = "This session ends" if self.mode == "ssh" else "This screen clears"
+            for warning in self.screen.query(IdleWarning):
+                warning.show_remaining(max(1, round(remaining)), ends=ends)
+
+    # ------------------------------------------------------------------ keys
+    def action_interrupt(self) -> None:
+        """ctrl+c / ctrl+q: nothing in kiosk mode; end the session (exit 0) in ssh mode."""
+        if self.mode == "ssh":
+            self.end_session()
+
+    def action_ignore_key(self) -> None:
+        """ctrl+\\ and ctrl+z: never suspend or kill the kiosk."""

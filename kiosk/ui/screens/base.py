@@ -1,0 +1,178 @@
+"""What every step screen shares: the header, a card for the content, a status line, Escape."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widget import Widget
+from textual.widgets import Button, Input
+
+from kiosk.core.enrollment import Step
+from kiosk.ui.widgets.header import StepHeader
+from kiosk.ui.widgets.status import IdleWarning, StatusLine
+
+if TYPE_CHECKING:
+    from kiosk.ui.app import KioskApp
+
+
+class StepScreen(Screen[None]):
+    """A screen built from the flow's state when it is shown; subclasses fill `compose_card`."""
+
+    STEP: ClassVar[Step | None] = None
+    STEP_TITLE: ClassVar[str] = ""
+    CAN_GO_BACK: ClassVar[bool] = True
+    HINT: ClassVar[str] = ""
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "go_back", "Back", show=False),
+    ]
+
+    def __init__(self, notice: str | None = None) -> None:
+        super().__init__(classes="step-screen")
+        self._notice = notice
+
+    @property
+    def kiosk(self) -> KioskApp:
+        return cast("KioskApp", self.app)
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        hint = self.HINT or ("Esc: back" if self.CAN_GO_BACK else "")
+        progress = self.kiosk.flow.progress() if self.STEP is not None else None
+        yield StepHeader(self.kiosk.organization, self.STEP_TITLE, progress, hint=hint)
+        yield from self.compose_body()
+        yield IdleWarning()
+
+    def compose_body(self) -> ComposeResult:
+        with Vertical(classes="card"):
+            yield from self.compose_card()
+            yield StatusLine()
+            yield from self.compose_after_status()
+
+    def compose_card(self) -> Iterable[Widget]:
+        return ()
+
+    def compose_after_status(self) -> Iterable[Widget]:
+        """Hook: notes that belong below the status line (e.g. the demo hint)."""
+        return ()
+
+    def on_mount(self) -> None:
+        if self._notice:
+            self.status.show_error(self._notice)
+        self.focus_first()
+        self.mounted()
+
+    def mounted(self) -> None:
+        """Hook for subclasses (Textual calls `on_mount` of every class in the MRO)."""
+
+    # ------------------------------------------------------------------ focus and state
+    def first_focus(self) -> Widget | None:
+        """The first field, or the primary button."""
+        for widget in self.query("Input, Button.primary-action"):
+            if widget.focusable:
+                return widget
+        return None
+
+    def focus_first(self) -> None:
+        widget = self.first_focus()
+        if widget is not None:
+            widget.focus()
+
+    @property
+    def status(self) -> StatusLine:
+        return self.query_one(StatusLine)
+
+    def set_busy(self, label: str) -> None:
+        """While a worker runs: buttons off, "⧗ Checking…" shown."""
+        for button in self.query(Button):
+            button.disabled = True
+        self.status.show_busy(label)
+
+    def refresh_controls(self) -> None:
+        """Enable the buttons again (screens with conditional buttons override this)."""
+        for button in self.query(Button):
+            button.disabled = False
+
+    def refused(self, message: str) -> None:
+        """The flow said no: show its one-line message and let the person try again."""
+        self.refresh_controls()
+        self.status.show_error(message)
+        self.after_refusal()
+        self.focus_first()
+
+    def after_refusal(self) -> None:
+        """Hook: e.g. clear the code field."""
+
+    # ------------------------------------------------------------------ actions
+    def action_go_back(self) -> None:
+        if self.CAN_GO_BACK:
+            self.kiosk.go_back()
+
+    # Handlers live here only: Textual runs `on_*` of every class in the MRO, so subclasses
+    # override the plain hooks (`input_submitted`, `button_pressed`) instead.
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        try:
+            self.input_submitted(event.input)
+        except Exception as exc:  # noqa: BLE001 - a bug here must not show a traceback
+            self.kiosk.show_crash(exc)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        try:
+            self.button_pressed(event.button.id or "")
+        except Exception as exc:  # noqa: BLE001 - a bug here must not show a traceback
+            self.kiosk.show_crash(exc)
+
+    def input_submitted(self, field: Input) -> None:
+        """Enter in a field submits the screen."""
+        self.submit()
+
+    def button_pressed(self, button_id: str) -> None:
+        if button_id == "continue":
+            self.submit()
+
+    def submit(self) -> None:
+        """The screen's primary action (Continue)."""
+
+    def act(self, action: Any, *, then: Any = None, busy: str = "Checking…") -> None:
+        self.status.reset()
+        self.kiosk.act(action, then=then, busy=busy)
+
+
+class KioskModal(ModalScreen[None]):
+    """A dialog over a step (Trouble Scanning?, Show as QR); Escape or Close returns."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close", show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield from self.compose_dialog()
+        yield IdleWarning()
+
+    def compose_dialog(self) -> Iterable[Widget]:
+        return ()
+
+    def on_mount(self) -> None:
+        for button in self.query(Button):
+            button.focus()
+            break
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "close":
+            self.dismiss(None)
+        else:
+            self.button_pressed(event.button.id or "")
+
+    def button_pressed(self, button_id: str) -> None:
+        """Hook for the dialog's own buttons."""

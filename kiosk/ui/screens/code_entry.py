@@ -1,0 +1,49 @@
+"""The 6-digit code field shared by the setup check and the returning sign-in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from textual.containers import Horizontal
+from textual.widget import Widget
+from textual.widgets import Button, Input, Label, Static
+
+from kiosk.ui.screens.base import StepScreen
+
+
+class CodeScreen(StepScreen):
+    """Enter the 6-digit code: digits only, six; a wrong code clears the field for another go."""
+
+    STEP_TITLE = "Enter the 6-digit code"
+    EXPLANATION = ""
+
+    def compose_card(self) -> Iterator[Widget]:
+        yield Static(self.EXPLANATION, classes="explanation", markup=False)
+        yield Label("6-digit code", classes="field-label")
+        yield Input(
+            placeholder="123456",
+            id="code",
+            restrict=r"[0-9]*",
+            max_length=6,
+            classes="code-input",
+        )
+        with Horizontal(classes="buttons"):
+            yield Button("Continue", id="continue", variant="primary", classes="primary-action")
+            yield from self.extra_buttons()
+
+    def extra_buttons(self) -> Iterator[Widget]:
+        return iter(())
+
+    def submit(self) -> None:
+        code = self.query_one("#code", Input).value
+        if len(code) != 6:
+            self.status.show_error("Enter the 6 digits shown in your authenticator app.")
+            self.query_one("#code", Input).focus()
+            return
+        self.act(lambda flow: self.check(flow, code))
+
+    def check(self, flow: object, code: str) -> object:  # runs in the worker
+        raise NotImplementedError
+
+    def after_refusal(self) -> None:
+        self.query_one("#code", Input).value = ""

@@ -1,0 +1,31 @@
+"""Enter the 6-digit code (returning sign-in), with "Use a recovery code" for a lost phone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from textual.widget import Widget
+from textual.widgets import Button
+
+from kiosk.core.enrollment import AuthFlow, Step
+from kiosk.ui.screens.code_entry import CodeScreen
+
+
+class EnterCodeScreen(CodeScreen):
+    STEP = Step.ENTER_CODE
+    EXPLANATION = (
+        "Open your authenticator app and enter the 6-digit code it shows for this account. "
+        "Lost or replaced your phone? Use your recovery code instead."
+    )
+
+    def extra_buttons(self) -> Iterator[Widget]:
+        yield Button("Use a recovery code", id="use-recovery")
+
+    def button_pressed(self, button_id: str) -> None:
+        if button_id == "use-recovery":
+            self.act(lambda flow: flow.use_recovery_code(), busy="One moment…")
+        else:
+            super().button_pressed(button_id)
+
+    def check(self, flow: AuthFlow, code: str) -> object:  # type: ignore[override]
+        return flow.submit_code(code)

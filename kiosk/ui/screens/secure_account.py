@@ -1,0 +1,109 @@
+"""Secure your Account: the QR beside the instructions, Trouble Scanning? for the manual key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widget import Widget
+from textual.widgets import Button, Static
+
+from kiosk.core import totp
+from kiosk.core.enrollment import PendingSecret, Step
+from kiosk.ui.screens.base import KioskModal, StepScreen
+from kiosk.ui.widgets.qr import QRCode
+from kiosk.ui.widgets.status import StatusLine
+
+
+class ManualKeyModal(KioskModal):
+    """Trouble Scanning?: everything needed to type the account into the app by hand."""
+
+    def __init__(self, pending: PendingSecret) -> None:
+        super().__init__(classes="manual-key")
+        self.pending = pending
+
+    def compose_dialog(self) -> Iterator[Widget]:
+        yield Static("Trouble Scanning?", classes="dialog-title", markup=False)
+        yield Static(
+            "In your authenticator app choose to add an account by entering a setup key, "
+            "and type in:",
+            classes="explanation",
+            markup=False,
+        )
+        yield Static(
+            f"Account:  {self.pending.account_name}\n"
+            f"Issuer:   {self.pending.issuer}\n"
+            "Type:     Time-based (TOTP)",
+            classes="key-details",
+            markup=False,
+        )
+        yield Static(self.pending.grouped_key, id="manual-key", classes="secret-box", markup=False)
+        yield Static(
+            "Spaces don't matter. Copy puts the key on your clipboard without spaces "
+            "(some terminals ignore this).",
+            classes="explanation small",
+            markup=False,
+        )
+        yield StatusLine(id="modal-status")
+        with Horizontal(classes="buttons"):
+            yield Button("Copy", id="copy-key", variant="primary", classes="primary-action")
+            yield Button("Close", id="close")
+
+    def button_pressed(self, button_id: str) -> None:
+        if button_id == "copy-key":
+            self.app.copy_to_clipboard(self.pending.secret.rstrip("="))
+            self.query_one("#modal-status", StatusLine).update(
+                "✔ Key sent to your clipboard (if your terminal allows it)."
+            )
+
+
+class SecureAccountScreen(StepScreen):
+    STEP = Step.SCAN_QR
+    STEP_TITLE = "Secure your Account"
+
+    def compose_body(self) -> ComposeResult:
+        pending = self.kiosk.flow.pending_secret
+        assert pending is not None  # the flow only reaches SCAN_QR with a pending secret
+        with Horizontal(classes="qr-layout"):
+            # The compact URI (same credential, shorter label) is drawn only where the full one
+            # would not fit, e.g. a 20-character organisation with a 40-character email at 80x24.
+            compact = totp.compact_provisioning_uri(
+                pending.secret, pending.account_name, pending.issuer
+            )
+            yield QRCode(pending.uri, id="qr", compact_data=compact)
+            with Vertical(classes="instructions"):
+                yield Static(
+                    "1. Open your authenticator app and scan this code with the app's built-in "
+                    "scanner, not your phone's camera.",
+                    classes="explanation",
+                    markup=False,
+                )
+                yield Static(
+                    "2. Choose Continue and enter the 6-digit code the app shows.",
+                    classes="explanation",
+                    markup=False,
+                )
+                yield Static(
+                    "Setting up on this same phone? You can't scan your own screen: choose "
+                    "Trouble Scanning? and type the key into the app.",
+                    classes="explanation tip",
+                    markup=False,
+                )
+                yield Button("Trouble Scanning?", id="trouble-scanning")
+                yield Button("Continue", id="continue", variant="primary", classes="primary-action")
+                yield StatusLine()
+
+    def first_focus(self) -> Widget | None:
+        return self.query_one("#continue", Button)
+
+    def button_pressed(self, button_id: str) -> None:
+        if button_id == "trouble-scanning":
+            pending = self.kiosk.flow.pending_secret
+            if pending is not None:
+                self.app.push_screen(ManualKeyModal(pending))
+        elif button_id == "continue":
+            self.submit()
+
+    def submit(self) -> None:
+        self.act(lambda flow: flow.continue_to_code(), busy="One moment…")

@@ -1,0 +1,69 @@
+"""Sign in: the organisation, Email, Password, Continue (something you know)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from textual.containers import Horizontal
+from textual.widget import Widget
+from textual.widgets import Button, Input, Label, Static
+
+from kiosk.core.enrollment import Step
+from kiosk.ui.screens.base import StepScreen
+
+
+class SignInScreen(StepScreen):
+    STEP = Step.SIGN_IN
+    STEP_TITLE = "Sign in"
+    CAN_GO_BACK = False
+    HINT = "Tab: next field · Enter: continue"
+    EMAIL_MAX = 254
+
+    def compose_card(self) -> Iterator[Widget]:
+        org = self.kiosk.organization
+        yield Static(
+            f"Sign in with your {org} email and password. After that you'll set up or use "
+            "your authenticator app.",
+            classes="explanation",
+            markup=False,
+        )
+        yield Label("Email", classes="field-label")
+        yield Input(placeholder="you@example.com", id="email", max_length=self.EMAIL_MAX)
+        yield Label("Password", classes="field-label")
+        yield Input(placeholder="Password", password=True, id="password", max_length=1024)
+        with Horizontal(classes="buttons"):
+            yield Button("Continue", id="continue", variant="primary", classes="primary-action")
+
+    def compose_after_status(self) -> Iterator[Widget]:
+        if self.kiosk.demo_hint:
+            yield Static(self.kiosk.demo_hint, classes="demo-hint", markup=False)
+
+    def input_submitted(self, field: Input) -> None:
+        password = self.query_one("#password", Input)
+        if field.id == "email" and not password.value:
+            password.focus()  # Enter after the email moves on rather than failing
+            return
+        self.submit()
+
+    def submit(self) -> None:
+        email = self.query_one("#email", Input)
+        password = self.query_one("#password", Input)
+        if not email.value.strip():
+            self.status.show_error("Enter your email address.")
+            email.focus()
+            return
+        if not password.value:
+            self.status.show_error("Enter your password.")
+            password.focus()
+            return
+        address, secret = email.value, password.value
+        self.act(lambda flow: flow.submit_password(address, secret))
+
+    def after_refusal(self) -> None:
+        self.query_one("#password", Input).value = ""
+
+    def first_focus(self) -> Widget | None:
+        email = self.query_one("#email", Input)
+        if email.value and not self.query_one("#password", Input).value:
+            return self.query_one("#password", Input)
+        return email

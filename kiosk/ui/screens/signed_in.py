@@ -1,0 +1,60 @@
+"""Signed in: done; what next; how this session ends (a key, or the timeout)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from textual import events
+from textual.containers import Horizontal
+from textual.widget import Widget
+from textual.widgets import Button, Static
+
+from kiosk.core.enrollment import Step
+from kiosk.ui.screens.base import StepScreen
+
+
+class SignedInScreen(StepScreen):
+    STEP = Step.SIGNED_IN
+    STEP_TITLE = "Signed in"
+    CAN_GO_BACK = False
+    HINT = "Any key: finish"
+
+    def compose_card(self) -> Iterator[Widget]:
+        seconds = round(self.kiosk.signed_in_timeout)
+        yield Static(
+            "✔ You're signed in with your authenticator app.", classes="success", markup=False
+        )
+        yield Static(
+            "Next time you sign in, enter your email and password, then the 6-digit code "
+            "your app shows. Keep your recovery code safe: it's how you get back in if you "
+            "lose your phone.",
+            classes="explanation",
+            markup=False,
+        )
+        if self.kiosk.mode == "ssh":
+            ends = f"Press any key to end this session; it ends by itself in {seconds} seconds."
+        else:
+            ends = (
+                f"Press any key when you're done; this screen clears itself in {seconds} "
+                "seconds and nothing of yours stays on this kiosk."
+            )
+        yield Static(ends, classes="explanation", markup=False)
+        with Horizontal(classes="buttons"):
+            yield Button("Finish", id="finish", variant="primary", classes="primary-action")
+
+    def mounted(self) -> None:
+        self.set_timer(self.kiosk.signed_in_timeout, self.finish)
+
+    def on_key(self, event: events.Key) -> None:
+        event.stop()
+        self.finish()
+
+    def button_pressed(self, button_id: str) -> None:
+        self.finish()
+
+    def action_go_back(self) -> None:
+        self.finish()
+
+    def finish(self) -> None:
+        if self.is_current:
+            self.kiosk.end_session()

@@ -1,0 +1,1 @@
+"""The kiosk stylesheet, shipped as package data (`kiosk.styles`)."""
