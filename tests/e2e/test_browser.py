@@ -1,0 +1,250 @@
+"""`kiosk serve` in a real browser: Debian's headless Chromium, driven over the DevTools protocol.
+
+The page's terminal is xterm.js drawing on a canvas, so the text is read from xterm.js's own
+screen buffer (what it paints), reached by a script injected before the page loads. The test
+sees the Sign in screen, types an email and a password, and gets to the next screen: the
+app really runs behind the browser, not only its page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.e2e.conftest import KIOSK, Site, free_port, require_program, wait_for_port
+
+pytestmark = pytest.mark.e2e
+
+EMAIL = "browser.person@example.com"
+PASSWORD = "typed in a browser"
+
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+    "--disable-extensions", "--mute-audio", "--window-size=1280,900",
+    "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
+]
+
+# textual-serve's page keeps its xterm.js Terminal in `this.terminal`; catch it as it is set.
+CAPTURE_TERMINAL = """
+Object.defineProperty(Object.prototype, "terminal", {
+  configurable: true,
+  get() { return undefined; },
+  set(value) {
+    Object.defineProperty(this, "terminal",
+      {value, writable: true, configurable: true, enumerable: true});
+    if (value && value.buffer && value.options) { window.__kioskTerminal = value; }
+  },
+});
+"""
+
+# The background of the Password field's first cell: it changes when the field gets the focus.
+PASSWORD_FIELD_BG = """
+(() => {
+  const t = window.__kioskTerminal, b = t.buffer.active;
+  for (let y = 0; y < t.rows; y++) {
+    const line = b.getLine(b.viewportY + y), text = line ? line.translateToString(true) : "";
+    const x = text.indexOf("\u258a  Password");
+    if (x >= 0) {
+      const cell = line.getCell(x + 3);
+      return cell.getBgColorMode() + ":" + cell.getBgColor();
+    }
+  }
+  return null;
+})()
+"""
+
+READ_SCREEN = """
+(() => {
+  const t = window.__kioskTerminal;
+  if (!t) { return null; }
+  const b = t.buffer.active, lines = [];
+  for (let y = 0; y < t.rows; y++) {
+    const line = b.getLine(b.viewportY + y);
+    lines.push(line ? line.translateToString(true) : "");
+  }
+  return lines.join("\\n");
+})()
+"""
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+
+
+@pytest.fixture
+def served_kiosk(make_site: Any) -> Iterator[tuple[str, Site, Path]]:
+    """`kiosk serve` on a free loopback port; stopped (with its app sessions) at the end."""
+    site: Site = make_site()
+    site.add_user(EMAIL, PASSWORD)
+    port = free_port()
+    log = site.root / "serve.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [str(KIOSK), "--config", str(site.config), "serve", "--host", "127.0.0.1",
+             "--port", str(port)],
+            stdout=out, stderr=subprocess.STDOUT, cwd=site.root, start_new_session=True,
+        )
+    try:
+        if not wait_for_port(port, 60, lambda: process.poll() is None):
+            pytest.fail(f"kiosk serve did not start: {log.read_text()}", pytrace=False)
+        yield f"http://127.0.0.1:{port}/", site, log
+    finally:
+        _stop(process)
+
+
+@pytest.fixture
+def chromium() -> Iterator[int]:
+    """Headless Chromium with the DevTools protocol on a loopback port; its port."""
+    binary = require_program("chromium", "chromium")
+    profile = Path(tempfile.mkdtemp(prefix="kiosk-e2e-chromium-"))
+    log = profile / "chromium.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [binary, *CHROMIUM_ARGS, f"--user-data-dir={profile}", "about:blank"],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 60
+        while not (port_file.exists() and port_file.read_text().strip()):
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"chromium did not start: {log.read_text(errors='replace')[-2000:]}",
+                            pytrace=False)
+            time.sleep(0.1)
+        yield int(port_file.read_text().split()[0])
+    finally:
+        _stop(process)
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+class DevTools:
+    """A minimal DevTools-protocol client for one page (aiohttp's websocket)."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.ids = itertools.count(1)
+
+    async def call(self, method: str, **params: Any) -> dict[str, Any]:
+        message_id = next(self.ids)
+        await self.ws.send_str(json.dumps({"id": message_id, "method": method, "params": params}))
+        while True:
+            message = await asyncio.wait_for(self.ws.receive(), 30)
+            if message.type != aiohttp.WSMsgType.TEXT:
+                raise AssertionError(f"DevTools connection ended: {message.type}")
+            data = json.loads(message.data)
+            if data.get("id") == message_id:
+                if "error" in data:
+                    raise AssertionError(f"{method}: {data['error']}")
+                result: dict[str, Any] = data.get("result", {})
+                return result
+
+    async def evaluate(self, expression: str) -> Any:
+        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        return result.get("result", {}).get("value")
+
+    async def screen(self) -> str:
+        return str(await self.evaluate(READ_SCREEN) or "")
+
+    async def wait_for_text(self, *texts: str, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = await self.screen()
+            if all(text in screen for text in texts):
+                return screen
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"{texts!r} not in the browser's terminal:\n{screen}")
+
+    async def wait_for(self, probe: Any, unlike: object, timeout: float = 30) -> None:
+        """Wait until `await probe()` gives something other than `unlike`."""
+        deadline = time.monotonic() + timeout
+        while await probe() == unlike:
+            if time.monotonic() > deadline:
+                screen = await self.screen()
+                raise AssertionError(f"still {unlike!r} after {timeout:.0f}s:\n{screen}")
+            await asyncio.sleep(0.05)
+
+    async def type_text(self, text: str) -> None:
+        """Type like a keyboard, one key at a time (xterm.js reads keydown/keypress)."""
+        for char in text:
+            await self.call("Input.dispatchKeyEvent", type="keyDown", key=char, text=char,
+                            unmodifiedText=char)
+            await self.call("Input.dispatchKeyEvent", type="keyUp", key=char)
+
+    async def key(self, key: str, code: int, text: str = "") -> None:
+        for kind in ("keyDown", "keyUp"):
+            await self.call("Input.dispatchKeyEvent", type=kind, key=key, code=key,
+                            windowsVirtualKeyCode=code, nativeVirtualKeyCode=code,
+                            **({"text": text} if text and kind == "keyDown" else {}))
+
+
+async def _drive(devtools_port: int, url: str, log: Path) -> tuple[str, str]:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{devtools_port}/json/list") as response:
+            targets = await response.json()
+        page = next(t for t in targets if t.get("type") == "page")
+        async with http.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0) as ws:
+            cdp = DevTools(ws)
+            await cdp.call("Network.enable")
+            # No internet here: the page's web-font stylesheet must not hold up its load.
+            await cdp.call("Network.setBlockedURLs", urls=["*fonts.googleapis.com*",
+                                                           "*fonts.gstatic.com*"])
+            await cdp.call("Page.enable")
+            await cdp.call("Page.addScriptToEvaluateOnNewDocument", source=CAPTURE_TERMINAL)
+            await cdp.call("Page.navigate", url=url)
+            try:
+                sign_in = await cdp.wait_for_text("Sign in", "Email", "Password", "Continue")
+            except AssertionError as exc:
+                state = await cdp.evaluate(
+                    "JSON.stringify({terminal: !!window.__kioskTerminal,"
+                    " body: document.body.className})")
+                raise AssertionError(f"{exc}\npage: {state}\nserver log:\n"
+                                     f"{log.read_text(errors='replace')[-3000:]}") from None
+            assert await cdp.evaluate("!!document.querySelector('#terminal canvas')")
+            await cdp.evaluate("window.__kioskTerminal.focus()")
+            await cdp.type_text(EMAIL)
+            await cdp.wait_for_text(EMAIL, timeout=30)
+            unfocused = await cdp.evaluate(PASSWORD_FIELD_BG)
+            assert unfocused, "no Password field in the browser's terminal"
+            await cdp.key("Tab", 9)
+            await cdp.wait_for(lambda: cdp.evaluate(PASSWORD_FIELD_BG), unfocused)
+            await cdp.type_text(PASSWORD)
+            await cdp.wait_for_text("•" * len(PASSWORD), timeout=30)  # masked, in Password
+            await cdp.key("Enter", 13, "\r")
+            after = await cdp.wait_for_text("Two-Factor Authentication Required", "Set Up Now")
+            return sign_in, after
+
+
+def test_kiosk_serve_in_headless_chromium(
+    served_kiosk: tuple[str, Site, Path], chromium: int
+) -> None:
+    url, site, log = served_kiosk
+    sign_in, after = asyncio.run(asyncio.wait_for(_drive(chromium, url, log), 240))
+    assert "Procore" in sign_in
+    assert PASSWORD not in after  # the password field is masked
+    assert "Traceback" not in log.read_text(errors="replace")
+    assert PASSWORD not in log.read_text(errors="replace")
+    assert not site.users()[EMAIL]["enrolled_at"]  # reaching step 2 changed nothing
