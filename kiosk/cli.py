@@ -209,8 +209,12 @@ def _launch(ctx: Context, mode: str, demo_hint: str | None = None) -> None:
 
     app = KioskApp(service, mode=mode, source=_source(), demo_hint=demo_hint)
     app.run()
-    if app.crash_reference:
-        _fail(f"the kiosk stopped unexpectedly (reference {app.crash_reference}, see the log)")
+    reference = app.crash_reference
+    if reference is None and app.return_code not in (None, 0):
+        reference = uuid.uuid4().hex[:8].upper()
+        log.error("the app stopped on %s, reference %s", app.unhandled_error_type(), reference)
+    if reference:
+        _fail(f"the kiosk stopped unexpectedly (reference {reference}, see the log)")
 
 
 @cli.command()

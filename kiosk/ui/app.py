@@ -8,12 +8,15 @@ rebuilt from the flow's state by `show_step`, so what is on screen always matche
 
 from __future__ import annotations
 
+import io
+import re
 import time
 from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.console import Console
 from textual import events, work
 from textual.app import App
 from textual.binding import Binding, BindingType
@@ -51,6 +54,8 @@ SCREEN_FOR_STEP: dict[Step, type[StepScreen]] = {
 }
 
 IDLE_WARNING_SECONDS = 15
+# The closing "SomeError: message" line of a Rich traceback (only the type is ever logged).
+_EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Failed)):", re.M)
 
 # Input that counts as "someone is here" for the idle timer.
 _ACTIVITY_EVENTS = (
@@ -139,6 +144,11 @@ class KioskApp(App[None]):
         self.demo_hint = demo_hint
         self.organization = self.settings.kiosk.organization
         self.crash_reference: str | None = None
+        # Textual prints an error it catches itself (e.g. while building a screen) as a traceback
+        # with local variables, which may hold a password or a secret. Nothing of it may reach
+        # the person or the log: it goes to a private sink, and only its type is logged.
+        self._error_sink = io.StringIO()
+        self.error_console = Console(file=self._error_sink, markup=False, highlight=False)
         self.flow: AuthFlow = service.new_flow(source)
         self.idle_timeout = float(self.settings.kiosk.idle_timeout)
         self.signed_in_timeout = float(self.settings.kiosk.signed_in_timeout)
@@ -147,6 +157,7 @@ class KioskApp(App[None]):
         self._last_activity = time.monotonic()
         self._generation = 0  # bumped on every wipe: late worker results are then ignored
         self._busy = False
+        self._clipboard_holds_secret = False
 
     # ------------------------------------------------------------------ lifecycle
     def on_mount(self) -> None:
@@ -176,9 +187,27 @@ class KioskApp(App[None]):
         else:
             self.switch_screen(screen)
 
+    def copy_secret(self, text: str) -> None:
+        """Copy a key or recovery code to the terminal's clipboard (OSC 52); cleared on wipe."""
+        self.copy_to_clipboard(text)
+        self._clipboard_holds_secret = True
+
+    @property
+    def offers_download(self) -> bool:
+        """Download only reaches the person's own device in a browser session of their own
+        (`kiosk serve` in ssh mode); a shared kiosk browser would keep the file for the next."""
+        return self.is_web and self.mode == "ssh"
+
     def wipe(self) -> None:
-        """Forget the person: reset the flow; a running worker finishes on a flow of its own."""
+        """Forget the person: reset the flow; a running worker finishes on a flow of its own.
+
+        A key or recovery code copied during the session is overwritten in the clipboard, so the
+        next person at a shared terminal cannot paste it.
+        """
         self._generation += 1
+        if self._clipboard_holds_secret:
+            self.copy_to_clipboard("")
+            self._clipboard_holds_secret = False
         self.flow.reset()
         if self._busy:
             self.flow = self.service.new_flow(self.source)
@@ -254,6 +283,12 @@ class KioskApp(App[None]):
         self.crash_reference = reference
         self.wipe()
         self._show(ErrorScreen(reference))
+
+    def unhandled_error_type(self) -> str | None:
+        """The exception type of an error Textual handled itself (None if there was none)."""
+        text = self._error_sink.getvalue()
+        names = _EXCEPTION_LINE.findall(text)
+        return names[-1][:80] if names else ("error" if text.strip() else None)
 
     def go_back(self) -> None:
         """Escape: one step back in the flow (never past Sign in); the core forgets what it must."""

@@ -607,12 +607,12 @@ def test_qr_fits_beside_the_instructions_for_a_40_character_email(
     run(scenario())
 
 
-def test_download_is_offered_only_in_a_browser(
+def test_download_is_offered_only_in_a_browser_session_of_ones_own(
     ui_service: KioskService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Under textual-serve the code is streamed to the browser; nothing is saved on the kiosk."""
     monkeypatch.setattr(KioskApp, "is_web", property(lambda self: True))
-    app = make_app(ui_service)
+    app = make_app(ui_service, mode="ssh")
     delivered: list[tuple[str, dict[str, Any]]] = []
 
     def deliver_text(file: Any, **kwargs: Any) -> str:
@@ -634,5 +634,88 @@ def test_download_is_offered_only_in_a_browser(
                     {"save_filename": "recovery-code.txt", "mime_type": "text/plain"},
                 )
             ]
+
+    run(scenario())
+
+
+def test_a_shared_kiosk_browser_gets_show_as_qr_not_download(
+    ui_service: KioskService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kiosk serve in kiosk mode is a shared browser: a download would stay for the next person."""
+    monkeypatch.setattr(KioskApp, "is_web", property(lambda self: True))
+    app = make_app(ui_service, mode="kiosk")
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            secret = await walk_to_setup_code(pilot)
+            await pilot.press(*current_code(secret), "enter")
+            await settle(pilot)
+            assert isinstance(app.screen, SaveRecoveryCodeScreen)
+            assert not app.screen.query("#download")
+            assert app.screen.query_one("#show-qr", Button)
+
+    run(scenario())
+
+
+def test_a_copied_recovery_code_is_cleared_from_the_clipboard_for_the_next_person(
+    ui_service: KioskService,
+) -> None:
+    app = make_app(ui_service, mode="kiosk")
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            secret = await walk_to_setup_code(pilot)
+            await pilot.press(*current_code(secret), "enter")
+            await settle(pilot)
+            await press_button(pilot, "copy")
+            assert app.clipboard == app.flow.recovery_code_for_display
+            await finish_saving(pilot)
+            assert isinstance(app.screen, SignedInScreen)
+            await pilot.press("space")  # leave Signed in: the next person's Sign in
+            await settle(pilot)
+            assert isinstance(app.screen, SignInScreen)
+            assert app.clipboard == ""
+
+    run(scenario())
+
+
+def test_an_error_textual_catches_itself_shows_no_traceback_or_locals(
+    ui_service: KioskService, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Textual prints errors it catches (e.g. while building a screen) as a traceback with local
+    variables; the kiosk keeps that away from the person and the log, and knows the type."""
+    from kiosk.ui.screens import sign_in
+
+    def broken_compose(self: Any) -> Any:
+        typed_password = "correct horse battery staple"  # noqa: F841 - a local a traceback shows
+        raise RuntimeError("broken screen")
+
+    monkeypatch.setattr(sign_in.SignInScreen, "compose_card", broken_compose)
+    app = make_app(ui_service, mode="ssh")
+    app.run(headless=True)
+    out, err = capfd.readouterr()
+    assert app.return_code == 1
+    assert app.unhandled_error_type() == "RuntimeError"
+    for text in (out, err):
+        assert "Traceback" not in text and "correct horse" not in text and "locals" not in text
+
+
+def test_a_code_pasted_with_a_space_lands_as_six_digits(ui_service: KioskService) -> None:
+    """Apps show and copy codes as "123 456": the paste must not be refused outright."""
+    from textual import events
+
+    app = make_app(ui_service)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await walk_to_setup_code(pilot)
+            field = app.screen.query_one("#code", Input)
+            field.post_message(events.Paste("123 456\n"))
+            await pilot.pause()
+            assert field.value == "123456"
+            field.value = ""
+            field.post_message(events.Paste("１２３ ４５６ 789"))  # full-width digits, too many
+            await pilot.pause()
+            assert field.value == "123456"
 
     run(scenario())

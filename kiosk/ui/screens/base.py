@@ -151,6 +151,10 @@ class KioskModal(ModalScreen[None]):
         Binding("escape", "close", "Close", show=False),
     ]
 
+    @property
+    def kiosk(self) -> KioskApp:
+        return cast("KioskApp", self.app)
+
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield from self.compose_dialog()

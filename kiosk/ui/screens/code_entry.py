@@ -9,6 +9,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
 
 from kiosk.ui.screens.base import StepScreen
+from kiosk.ui.widgets.code_input import CodeInput
 
 
 class CodeScreen(StepScreen):
@@ -20,13 +21,7 @@ class CodeScreen(StepScreen):
     def compose_card(self) -> Iterator[Widget]:
         yield Static(self.EXPLANATION, classes="explanation", markup=False)
         yield Label("6-digit code", classes="field-label")
-        yield Input(
-            placeholder="123456",
-            id="code",
-            restrict=r"[0-9]*",
-            max_length=6,
-            classes="code-input",
-        )
+        yield CodeInput(id="code", classes="code-input")
         with Horizontal(classes="buttons"):
             yield Button("Continue", id="continue", variant="primary", classes="primary-action")
             yield from self.extra_buttons()

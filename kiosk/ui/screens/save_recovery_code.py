@@ -52,7 +52,7 @@ class SaveRecoveryCodeScreen(StepScreen):
         yield Static(code, id="recovery-code", classes="secret-box", markup=False)
         with Horizontal(classes="buttons"):
             yield Button("Copy", id="copy", classes="primary-action")
-            if self.app.is_web:
+            if self.kiosk.offers_download:
                 yield Button("Download", id="download")
             else:
                 yield Button("Show as QR", id="show-qr")
@@ -83,11 +83,11 @@ class SaveRecoveryCodeScreen(StepScreen):
         code = self.kiosk.flow.recovery_code_for_display
         button = button_id
         if button == "copy" and code:
-            self.app.copy_to_clipboard(code)
+            self.kiosk.copy_secret(code)
             self.status.update("✔ Sent to your clipboard (if your terminal allows it).")
         elif button == "show-qr" and code:
             self.app.push_screen(RecoveryQRModal(code))
-        elif button == "download" and code and self.app.is_web:
+        elif button == "download" and code and self.kiosk.offers_download:
             # Streamed to the browser by textual-serve; nothing is written on the kiosk.
             self.app.deliver_text(
                 io.StringIO(code + "\n"),

@@ -9,7 +9,6 @@ from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Button, Static
 
-from kiosk.core import totp
 from kiosk.core.enrollment import PendingSecret, Step
 from kiosk.ui.screens.base import KioskModal, StepScreen
 from kiosk.ui.widgets.qr import QRCode
@@ -52,7 +51,7 @@ class ManualKeyModal(KioskModal):
 
     def button_pressed(self, button_id: str) -> None:
         if button_id == "copy-key":
-            self.app.copy_to_clipboard(self.pending.secret.rstrip("="))
+            self.kiosk.copy_secret(self.pending.secret.rstrip("="))
             self.query_one("#modal-status", StatusLine).update(
                 "✔ Key sent to your clipboard (if your terminal allows it)."
             )
@@ -68,10 +67,7 @@ class SecureAccountScreen(StepScreen):
         with Horizontal(classes="qr-layout"):
             # The compact URI (same credential, shorter label) is drawn only where the full one
             # would not fit, e.g. a 20-character organisation with a 40-character email at 80x24.
-            compact = totp.compact_provisioning_uri(
-                pending.secret, pending.account_name, pending.issuer
-            )
-            yield QRCode(pending.uri, id="qr", compact_data=compact)
+            yield QRCode(pending.uri, id="qr", compact_data=pending.compact_uri)
             with Vertical(classes="instructions"):
                 yield Static(
                     "1. Open your authenticator app and scan this code with the app's built-in "

@@ -1,0 +1,34 @@
+"""The 6-digit code field: digits only, six at most, and a pasted "123 456" still works."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from textual.widgets import Input
+
+CODE_LENGTH = 6
+
+
+class CodeInput(Input):
+    """An `Input` that keeps only ASCII digits of what is typed or pasted.
+
+    Authenticator apps show codes as "123 456" and copy them with the space; a plain
+    `restrict=[0-9]*` field would refuse such a paste outright. Full-width digits from an input
+    method are read as digits too (NFKC), everything else is dropped.
+    """
+
+    def __init__(self, *, placeholder: str = "123456", id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(
+            placeholder=placeholder,
+            id=id,
+            classes=classes,
+            restrict=r"[0-9]*",
+            max_length=CODE_LENGTH,
+        )
+
+    def insert_text_at_cursor(self, text: str) -> None:
+        digits = "".join(ch for ch in unicodedata.normalize("NFKC", text) if ch in "0123456789")
+        room = CODE_LENGTH - len(self.value)
+        if digits and room > 0:
+            super().insert_text_at_cursor(digits[:room])
