@@ -120,6 +120,11 @@ class KioskApp(App[None]):
     # Priority bindings replace Textual's ctrl+q (quit) and ctrl+c (help/copy): in kiosk mode no
     # key leaves the app; ctrl+\ and ctrl+z arrive as keys (raw mode) and are swallowed too.
     BINDINGS: ClassVar[list[BindingType]] = [
+        # Tab moves focus as the key is read, before the next keys are handed out: otherwise a
+        # password manager typing "email<Tab>password" fast puts the password, in plain sight,
+        # into the Email field (the focused widget handles Tab only after the keys queued behind).
+        Binding("tab", "focus_next", show=False, priority=True),
+        Binding("shift+tab", "focus_previous", show=False, priority=True),
         Binding("ctrl+q", "interrupt", show=False, priority=True),
         Binding("ctrl+c", "interrupt", show=False, priority=True),
         Binding("ctrl+backslash", "ignore_key", show=False, priority=True),

@@ -719,3 +719,25 @@ def test_a_code_pasted_with_a_space_lands_as_six_digits(ui_service: KioskService
             assert field.value == "123456"
 
     run(scenario())
+
+
+def test_fast_typing_after_tab_never_puts_the_password_in_the_email_field(
+    ui_service: KioskService,
+) -> None:
+    """A password manager types "email<Tab>password" faster than the screen handles each key:
+    every key after Tab must land in Password, not in plain sight in Email."""
+    from textual import events
+
+    app = make_app(ui_service)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            for key in ["a", "@", "b", ".", "c", "o", "tab", "s", "e", "c", "r", "e", "t"]:
+                app.post_message(events.Key(key, key if len(key) == 1 else None))
+            await pilot.pause()
+            await pilot.pause()
+            assert app.screen.query_one("#email", Input).value == "a@b.co"
+            assert app.screen.query_one("#password", Input).value == "secret"
+
+    run(scenario())
