@@ -75,6 +75,8 @@ async def walk_to_setup_code(pilot: Any) -> str:
 
 async def finish_saving(pilot: Any) -> None:
     await pilot.click("#saved")
+    await pilot.pause()
+    assert "✔" in str(pilot.app.screen.query_one("#saved", Checkbox).render())
     await pilot.click("#continue")
     await settle(pilot)
 
@@ -149,6 +151,8 @@ def test_first_enrollment_walks_every_screen(ui_service: KioskService) -> None:
             assert app.clipboard == shown_code
             checkbox = app.screen.query_one("#saved", Checkbox)
             assert str(checkbox.label) == "I Have Securely Saved This Code"
+            # Ticked or not shows in the glyph itself, not only in its colour.
+            assert "✔" not in str(checkbox.render())
             assert app.screen.query_one("#continue", Button).disabled
             await finish_saving(pilot)
 

@@ -12,6 +12,7 @@ from textual.widgets import Button, Checkbox, Static
 from kiosk.core.enrollment import Step
 from kiosk.ui.screens.base import KioskModal, StepScreen
 from kiosk.ui.widgets.qr import QRCode
+from kiosk.ui.widgets.tick_box import TickBox
 
 
 class RecoveryQRModal(KioskModal):
@@ -67,7 +68,7 @@ class SaveRecoveryCodeScreen(StepScreen):
             classes="warning",
             markup=False,
         )
-        yield Checkbox("I Have Securely Saved This Code", id="saved")
+        yield TickBox("I Have Securely Saved This Code", id="saved")
         with Horizontal(classes="buttons"):
             yield Button("Continue", id="continue", variant="primary", disabled=True)
 
