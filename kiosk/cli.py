@@ -204,11 +204,15 @@ def _launch(ctx: Context, mode: str, demo_hint: str | None = None) -> None:
             "the kiosk needs an interactive terminal"
             + (" (connect with ssh -t)" if mode == "ssh" else "")
         )
-    service = ctx.service()
+    # The store opens in the background after Sign in is painted (see kiosk.core.deferred).
+    from kiosk.core.deferred import DeferredService
     from kiosk.ui.app import KioskApp
 
+    service = DeferredService(ctx.settings, ctx.service)
     app = KioskApp(service, mode=mode, source=_source(), demo_hint=demo_hint)
     app.run()
+    if app.startup_error:
+        _fail(app.startup_error)
     reference = app.crash_reference
     if reference is None and app.return_code not in (None, 0):
         reference = uuid.uuid4().hex[:8].upper()

@@ -18,7 +18,6 @@ away at any step, or going back, leaves the account exactly as it was.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from kiosk.core import audit, recovery, totp
@@ -30,28 +29,13 @@ from kiosk.core.errors import (
     InvalidRecoveryCodeError,
     RecoveryCodeNotSavedError,
 )
+from kiosk.core.steps import Method, Step
 from kiosk.core.vault import secret_associated_data
 from kiosk.store.database import storage_errors, write_transaction
 from kiosk.store.models import Account, Credential, RecoveryCode, Throttle
 
 if TYPE_CHECKING:
     from kiosk.core.service import KioskService
-
-
-class Step(StrEnum):
-    SIGN_IN = "sign_in"
-    MFA_REQUIRED = "mfa_required"
-    SELECT_METHOD = "select_method"
-    SCAN_QR = "scan_qr"
-    ENTER_SETUP_CODE = "enter_setup_code"
-    SAVE_RECOVERY_CODE = "save_recovery_code"
-    ENTER_CODE = "enter_code"
-    ENTER_RECOVERY_CODE = "enter_recovery_code"
-    SIGNED_IN = "signed_in"
-
-
-class Method(StrEnum):
-    AUTHENTICATOR_APP = "authenticator_app"
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,14 @@ rebuilt from the flow's state by `show_step`, so what is on screen always matche
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import io
 import re
 import time
 from collections.abc import Callable
-from importlib.resources import files
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.console import Console
 from textual import events, work
@@ -23,35 +24,34 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
 
-from kiosk.core.enrollment import AuthFlow, Step
 from kiosk.core.errors import KioskError
+from kiosk.core.steps import Step
 from kiosk.ui.screens.base import StepScreen
-from kiosk.ui.screens.enter_code import EnterCodeScreen
-from kiosk.ui.screens.enter_setup_code import EnterSetupCodeScreen
-from kiosk.ui.screens.error import ErrorScreen
-from kiosk.ui.screens.mfa_required import MfaRequiredScreen
-from kiosk.ui.screens.save_recovery_code import SaveRecoveryCodeScreen
-from kiosk.ui.screens.secure_account import SecureAccountScreen
-from kiosk.ui.screens.select_method import SelectMethodScreen
-from kiosk.ui.screens.sign_in import SignInScreen
-from kiosk.ui.screens.signed_in import SignedInScreen
-from kiosk.ui.screens.use_recovery_code import UseRecoveryCodeScreen
 from kiosk.ui.widgets.status import IdleWarning
 
 if TYPE_CHECKING:
+    from kiosk.core.deferred import DeferredService
+    from kiosk.core.enrollment import AuthFlow
     from kiosk.core.service import KioskService
 
-SCREEN_FOR_STEP: dict[Step, type[StepScreen]] = {
-    Step.SIGN_IN: SignInScreen,
-    Step.MFA_REQUIRED: MfaRequiredScreen,
-    Step.SELECT_METHOD: SelectMethodScreen,
-    Step.SCAN_QR: SecureAccountScreen,
-    Step.ENTER_SETUP_CODE: EnterSetupCodeScreen,
-    Step.SAVE_RECOVERY_CODE: SaveRecoveryCodeScreen,
-    Step.ENTER_CODE: EnterCodeScreen,
-    Step.ENTER_RECOVERY_CODE: UseRecoveryCodeScreen,
-    Step.SIGNED_IN: SignedInScreen,
+# Screens are imported when first shown: Sign in alone is on the way to the first paint.
+SCREEN_FOR_STEP: dict[Step, str] = {
+    Step.SIGN_IN: "sign_in:SignInScreen",
+    Step.MFA_REQUIRED: "mfa_required:MfaRequiredScreen",
+    Step.SELECT_METHOD: "select_method:SelectMethodScreen",
+    Step.SCAN_QR: "secure_account:SecureAccountScreen",
+    Step.ENTER_SETUP_CODE: "enter_setup_code:EnterSetupCodeScreen",
+    Step.SAVE_RECOVERY_CODE: "save_recovery_code:SaveRecoveryCodeScreen",
+    Step.ENTER_CODE: "enter_code:EnterCodeScreen",
+    Step.ENTER_RECOVERY_CODE: "use_recovery_code:UseRecoveryCodeScreen",
+    Step.SIGNED_IN: "signed_in:SignedInScreen",
 }
+
+
+def screen_class(step: Step) -> type[StepScreen]:
+    module_name, _, class_name = SCREEN_FOR_STEP[step].partition(":")
+    module = importlib.import_module(f"kiosk.ui.screens.{module_name}")
+    return cast("type[StepScreen]", getattr(module, class_name))
 
 IDLE_WARNING_SECONDS = 15
 # The closing "SomeError: message" line of a Rich traceback (only the type is ever logged).
@@ -69,16 +69,24 @@ _ACTIVITY_EVENTS = (
 
 
 def _stylesheet() -> tuple[str | None, str]:
-    """(CSS_PATH, CSS): a real file when installed normally or editable, else the text itself."""
-    resource = files("kiosk.styles").joinpath("kiosk.tcss")
-    if isinstance(resource, Path):
-        return str(resource), ""
-    return None, resource.read_text(encoding="utf-8")
+    """(CSS_PATH, CSS): a real file when installed normally or editable, else the text itself.
+
+    `find_spec` names the folder without loading importlib.resources' readers (a few ms and
+    0.4 MiB at every start); a zipped install falls back to reading the resource.
+    """
+    spec = importlib.util.find_spec("kiosk.styles")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(folder) / "kiosk.tcss"
+        if candidate.is_file():
+            return str(candidate), ""
+    from importlib.resources import files
+
+    return None, files("kiosk.styles").joinpath("kiosk.tcss").read_text(encoding="utf-8")
 
 
 _CSS_PATH, _CSS_TEXT = _stylesheet()
 
-Action = Callable[[AuthFlow], Any]
+Action = Callable[["AuthFlow"], Any]
 Then = Callable[[Any], None]
 
 
@@ -133,7 +141,7 @@ class KioskApp(App[None]):
 
     def __init__(
         self,
-        service: KioskService,
+        service: KioskService | DeferredService,
         *,
         mode: str,
         source: str,
@@ -149,6 +157,7 @@ class KioskApp(App[None]):
         self.demo_hint = demo_hint
         self.organization = self.settings.kiosk.organization
         self.crash_reference: str | None = None
+        self.startup_error: str | None = None  # the store could not be opened: the CLI says why
         # Textual prints an error it catches itself (e.g. while building a screen) as a traceback
         # with local variables, which may hold a password or a secret. Nothing of it may reach
         # the person or the log: it goes to a private sink, and only its type is logged.
@@ -168,6 +177,23 @@ class KioskApp(App[None]):
     def on_mount(self) -> None:
         self.set_interval(self.idle_check_interval, self.check_idle_timeout)
         self.show_step()
+        if getattr(self.service, "is_open", True) is False:
+            self.call_after_refresh(self._open_service)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="open")
+    def _open_service(self) -> None:
+        """Open the store after the first paint, so Sign in shows without waiting for it."""
+        try:
+            self.service.open()  # type: ignore[union-attr]  # a DeferredService here
+        except KioskError as exc:
+            self.call_from_thread(self._stop_on_startup_error, str(exc))
+        except Exception as exc:  # noqa: BLE001 - shown as the calm error screen
+            self.post_message(FlowCrashed(self._generation, exc))
+
+    def _stop_on_startup_error(self, message: str) -> None:
+        """A kiosk that cannot reach its store can do nothing: stop, and let the CLI say why."""
+        self.startup_error = message
+        self.exit(return_code=2)
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, _ACTIVITY_EVENTS):
@@ -181,7 +207,7 @@ class KioskApp(App[None]):
 
     def show_step(self, notice: str | None = None) -> None:
         """Replace whatever is shown (modals included) with the screen for the flow's step."""
-        screen = SCREEN_FOR_STEP[self.flow.step](notice=notice)
+        screen = screen_class(self.flow.step)(notice=notice)
         self._show(screen)
 
     def _show(self, screen: Screen[Any]) -> None:
@@ -283,6 +309,7 @@ class KioskApp(App[None]):
     def show_crash(self, error: BaseException) -> None:
         """Log with a short reference (no secret: the flow's state is not logged), wipe, explain."""
         from kiosk.cli import report_unexpected
+        from kiosk.ui.screens.error import ErrorScreen
 
         reference = report_unexpected(error)
         self.crash_reference = reference

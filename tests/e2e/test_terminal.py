@@ -8,6 +8,7 @@ signs in with the next code. Run with TERM=xterm-256color and with TERM=xterm (1
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -80,3 +81,28 @@ def test_enrollment_in_a_real_terminal(
         if row["email"] == EMAIL and row["event"] in ("enrolled", "sign_in_ok")
     }
     assert sources and all(s.startswith("tty:/dev/pts/") for s in sources), sources
+
+
+def test_a_kiosk_whose_store_cannot_open_stops_with_one_clear_line(
+    make_site: Callable[..., Site], terminals: Callable[..., Terminal]
+) -> None:
+    """The store opens after Sign in is painted; a wrong key file must still stop the kiosk with
+    the reason on one line and a non-zero exit, not a traceback or a kiosk that accepts input."""
+    import base64
+    import secrets
+
+    site = make_site()
+    site.add_user(EMAIL, PASSWORD)  # the database now holds a check of the right key
+    key_file = site.root / "kiosk.key"
+    assert key_file.exists()
+    key_file.write_text(f"1 {base64.b64encode(secrets.token_bytes(32)).decode()}\n")
+
+    term = terminals(site.run_argv("kiosk"), cols=80, rows=24)
+    assert term.wait_for_exit(SCREEN_TIMEOUT) == 2
+    # What is left on the terminal once the app has left the alternate screen.
+    after = bytes(term.raw).rsplit(b"\x1b[?1049l", 1)[-1].decode("utf-8", "replace")
+    after = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", after)  # mode resets (cursor, mouse)
+    lines = [line for line in after.replace("\r", "").split("\n") if line.strip()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("kiosk: error:") and "does not unlock this database" in lines[0]
+    assert "Traceback" not in bytes(term.raw).decode("utf-8", "replace")

@@ -28,3 +28,22 @@ def test_core_and_store_import_no_textual() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_the_sign_in_screen_needs_no_store_crypto_or_qr_modules() -> None:
+    """Every SSH login starts a process: what Sign in needs is imported before it is painted,
+    the store (peewee, drivers), argon2, cryptography and qrcode only after (issue 6)."""
+    script = (
+        "import sys\n"
+        "import kiosk.cli, kiosk.ui.app\n"
+        "from kiosk.core.steps import Step\n"
+        "kiosk.ui.app.screen_class(Step.SIGN_IN)\n"
+        "heavy = ('peewee', 'psycopg2', 'argon2', 'cryptography', 'qrcode', 'pyotp',\n"
+        "         'kiosk.store.database', 'kiosk.core.service', 'kiosk.ui.widgets.qr')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

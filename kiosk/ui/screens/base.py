@@ -12,7 +12,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import Button, Input
 
-from kiosk.core.enrollment import Step
+from kiosk.core.steps import Step
 from kiosk.ui.widgets.header import StepHeader
 from kiosk.ui.widgets.status import IdleWarning, StatusLine
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from textual.widget import Widget
 from textual.widgets import Button
 
-from kiosk.core.enrollment import AuthFlow, Step
+from kiosk.core.steps import Step
 from kiosk.ui.screens.code_entry import CodeScreen
+
+if TYPE_CHECKING:
+    from kiosk.core.enrollment import AuthFlow
 
 
 class EnterCodeScreen(CodeScreen):

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from kiosk.core.enrollment import AuthFlow, Step
+from typing import TYPE_CHECKING
+
+from kiosk.core.steps import Step
 from kiosk.ui.screens.code_entry import CodeScreen
+
+if TYPE_CHECKING:
+    from kiosk.core.enrollment import AuthFlow
 
 
 class EnterSetupCodeScreen(CodeScreen):

@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Static
 
-from kiosk.core.enrollment import Step
+from kiosk.core.steps import Step
 from kiosk.ui.screens.base import KioskModal, StepScreen
 from kiosk.ui.widgets.qr import QRCode
 from kiosk.ui.widgets.tick_box import TickBox

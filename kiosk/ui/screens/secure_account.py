@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Button, Static
 
-from kiosk.core.enrollment import PendingSecret, Step
+from kiosk.core.steps import Step
 from kiosk.ui.screens.base import KioskModal, StepScreen
 from kiosk.ui.widgets.qr import QRCode
 from kiosk.ui.widgets.status import StatusLine
+
+if TYPE_CHECKING:
+    from kiosk.core.enrollment import PendingSecret
 
 
 class ManualKeyModal(KioskModal):

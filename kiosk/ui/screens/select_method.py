@@ -8,7 +8,7 @@ from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import Button, RadioButton, RadioSet, Static
 
-from kiosk.core.enrollment import Method, Step
+from kiosk.core.steps import Method, Step
 from kiosk.ui.screens.base import StepScreen
 
 

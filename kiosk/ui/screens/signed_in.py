@@ -9,7 +9,7 @@ from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import Button, Static
 
-from kiosk.core.enrollment import Step
+from kiosk.core.steps import Step
 from kiosk.ui.screens.base import StepScreen
 
 
