@@ -39,9 +39,9 @@ from kiosk.core.errors import (
     VaultError,
 )
 from kiosk.core.vault import (
-    KEY_CHECK_PLAINTEXT,
     Keyring,
-    check_associated_data,
+    key_check_matches,
+    key_check_value,
     load_keyring,
     secret_associated_data,
     write_key_file,
@@ -478,9 +478,9 @@ def _lock_keys() -> None:
 
 
 def _write_key_check(keyring: Keyring, version: int) -> None:
-    blob = keyring.encrypt(KEY_CHECK_PLAINTEXT, check_associated_data(version), version)
-    Meta.insert(key=f"key_check:{version}", value=blob.hex()).on_conflict(
-        conflict_target=[Meta.key], update={Meta.value: blob.hex()}
+    value = key_check_value(keyring.keys[version], version)
+    Meta.insert(key=f"key_check:{version}", value=value).on_conflict(
+        conflict_target=[Meta.key], update={Meta.value: value}
     ).execute()
 
 
@@ -502,15 +502,11 @@ def _open_keyring(settings: Settings, key_env: str | None, db: pw.Database) -> K
         if stored is None:
             continue
         matched += 1
-        try:
-            Keyring({version: key_bytes}, keyring.source).decrypt(
-                bytes.fromhex(stored), check_associated_data(version), version
-            )
-        except (VaultError, ValueError):
+        if not key_check_matches(key_bytes, version, stored, keyring.source):
             raise VaultError(
                 f"the key in {keyring.source} does not unlock this database's secrets "
                 "(wrong key file?)"
-            ) from None
+            )
     if holds_secrets and not matched:
         raise VaultError(
             f"the key in {keyring.source} does not unlock this database's secrets "
