@@ -13,6 +13,9 @@ Steps follow the vendor's guide, one per screen:
 Everything pending (the new secret, the new recovery code, the verified recovery code) lives in
 this object only. The account changes once, in `finish_enrollment`, in one transaction; walking
 away at any step, or going back, leaves the account exactly as it was.
+
+The store, audit, TOTP and vault modules are imported inside the methods that use them: the kiosk
+creates its flow before painting Sign in, and none of them is needed until the first Continue.
 """
 
 from __future__ import annotations
@@ -20,8 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from kiosk.core import audit, recovery, totp
-from kiosk.core.audit import Event
+from kiosk.core import recovery
 from kiosk.core.errors import (
     ConcurrentChangeError,
     FlowError,
@@ -30,12 +32,10 @@ from kiosk.core.errors import (
     RecoveryCodeNotSavedError,
 )
 from kiosk.core.steps import Method, Step
-from kiosk.core.vault import secret_associated_data
-from kiosk.store.database import storage_errors, write_transaction
-from kiosk.store.models import Account, Credential, RecoveryCode, Throttle
 
 if TYPE_CHECKING:
     from kiosk.core.service import KioskService
+    from kiosk.store.models import Account
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,8 @@ class PendingSecret:
 
     @property
     def grouped_key(self) -> str:
+        from kiosk.core import totp
+
         return totp.format_secret_for_display(self.secret)
 
     def __repr__(self) -> str:  # keep the secret out of tracebacks and debug output
@@ -136,6 +138,9 @@ class AuthFlow:
             raise FlowError("That step isn't available right now. Please start again.")
 
     def _account(self) -> Account:
+        from kiosk.store.database import storage_errors
+        from kiosk.store.models import Account
+
         with storage_errors("read the account"):
             account = Account.get_or_none(Account.id == self._account_id)
         if account is None:
@@ -146,6 +151,9 @@ class AuthFlow:
     # ------------------------------------------------------------------ steps
     def submit_password(self, email: str, password: str) -> Step:
         """Sign in (something you know). Next: MFA_REQUIRED, or ENTER_CODE if enrolled."""
+        from kiosk.store.database import storage_errors
+        from kiosk.store.models import Throttle
+
         self._expect(Step.SIGN_IN)
         account = self.service.check_password(email, password, source=self.source)
         self.email = account.email
@@ -169,6 +177,8 @@ class AuthFlow:
 
     def choose_method(self, method: Method) -> PendingSecret:
         """Select an Authentication Method → Continue: issues the new secret (memory only)."""
+        from kiosk.core import totp
+
         self._expect(Step.SELECT_METHOD)
         if method != Method.AUTHENTICATOR_APP:
             raise FlowError("Only the authenticator app is available.")
@@ -197,6 +207,8 @@ class AuthFlow:
 
         A wrong code counts toward the account's lock like any other failure.
         """
+        from kiosk.core import totp
+
         self._expect(Step.ENTER_SETUP_CODE)
         assert self._pending is not None and self.email is not None
         self.service._check_not_locked(self.email)
@@ -226,6 +238,12 @@ class AuthFlow:
 
     def finish_enrollment(self, *, saved: bool) -> Step:
         """Save Your Recovery Code → ticked → Continue: activate everything in one transaction."""
+        from kiosk.core import audit
+        from kiosk.core.audit import Event
+        from kiosk.core.vault import secret_associated_data
+        from kiosk.store.database import storage_errors, write_transaction
+        from kiosk.store.models import Account, Credential, RecoveryCode, Throttle
+
         self._expect(Step.SAVE_RECOVERY_CODE)
         if not saved:
             raise RecoveryCodeNotSavedError()

@@ -36,7 +36,12 @@ def test_the_sign_in_screen_needs_no_store_crypto_or_qr_modules() -> None:
     script = (
         "import sys\n"
         "import kiosk.cli, kiosk.ui.app\n"
+        "from kiosk.config import Settings\n"
+        "from kiosk.core.deferred import DeferredService\n"
         "from kiosk.core.steps import Step\n"
+        "def unopened(): raise AssertionError('opened before the first paint')\n"
+        "service = DeferredService(Settings(), unopened)\n"
+        "app = kiosk.ui.app.KioskApp(service, mode='ssh', source='t')\n"
         "kiosk.ui.app.screen_class(Step.SIGN_IN)\n"
         "heavy = ('peewee', 'psycopg2', 'argon2', 'cryptography', 'qrcode', 'pyotp',\n"
         "         'kiosk.store.database', 'kiosk.core.service', 'kiosk.ui.widgets.qr')\n"
