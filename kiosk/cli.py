@@ -115,14 +115,13 @@ class Context:
         if self._settings is None:
             self._settings = load_settings(self.config_path)
             setup_logging(self._settings)
-            with _without_postgres_driver(self._settings.database_url):
-                import peewee  # noqa: F401 - every command that reads settings opens the store
         return self._settings
 
     def service(self, *, migrate: bool = True) -> KioskService:
         if self._service is None:
-            settings = self.settings  # first: loading them imports peewee the lean way
-            from kiosk.core.service import KioskService
+            settings = self.settings
+            with _without_postgres_driver(settings.database_url):
+                from kiosk.core.service import KioskService  # imports peewee: the lean way
 
             self._service = KioskService.open(
                 settings, key_env=os.environ.get("KIOSK_SECRET_KEY") or None, migrate=migrate
@@ -141,9 +140,9 @@ def _without_postgres_driver(url: str) -> Iterator[None]:
     peewee imports its PostgreSQL driver eagerly when it can: about 5 MiB of resident memory and
     15 ms for every start (one per SSH login, per `kiosk verify`), measured in benchmarks/. A
     `None` in sys.modules makes that import fail the documented way, and peewee goes on without
-    it. Only while peewee is first imported (when the settings are loaded, before any command
-    imports the store), and only for a SQLite URL: one process serves one database, and a later
-    `import psycopg2` elsewhere works as usual.
+    it. Only while peewee is first imported (when the service is first opened; every command
+    that uses the store imports it after that), and only for a SQLite URL: one process serves one
+    database, and a later `import psycopg2` elsewhere works as usual.
     """
     if not url.startswith("sqlite:") or "peewee" in sys.modules or "psycopg2" in sys.modules:
         yield

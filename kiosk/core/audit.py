@@ -11,8 +11,13 @@ import socket
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from kiosk.store.models import AuditEvent, utcnow
+if TYPE_CHECKING:
+    from kiosk.store.models import AuditEvent
+
+# The store is imported where rows are written or read: `source_from_environment` runs before the
+# first screen is painted, and the store is not needed there.
 
 
 class Event(StrEnum):
@@ -54,6 +59,8 @@ def source_from_environment(
 
 def record(event: Event, *, email: str | None, source: str, detail: str = "") -> None:
     """Write one audit row (inside the caller's transaction, if any)."""
+    from kiosk.store.models import AuditEvent, utcnow
+
     AuditEvent.create(
         at=utcnow(), event=event.value, email=email, source=source[:MAX_SOURCE], detail=detail[:128]
     )
@@ -61,6 +68,8 @@ def record(event: Event, *, email: str | None, source: str, detail: str = "") ->
 
 def query(*, since: datetime | None = None, email: str | None = None) -> Iterator[AuditEvent]:
     """Audit rows oldest first, streamed from the database."""
+    from kiosk.store.models import AuditEvent
+
     rows = AuditEvent.select().order_by(AuditEvent.at, AuditEvent.id)
     if since is not None:
         rows = rows.where(AuditEvent.at >= since)
