@@ -27,6 +27,8 @@ from pathlib import Path
 import _common as c
 
 # The kiosk as it was for a while: `new_flow` computed the dummy hash with a real argon2 run.
+FORM_APP = Path(__file__).with_name("form_app.py")
+
 EAGER_DUMMY = """
 import sys
 from functools import cached_property
@@ -95,6 +97,9 @@ def main() -> None:
     variants: dict[str, Callable[[], c.ScreenRun]] = {
         "baseline": lambda: c.time_to_screen(c.baseline_argv(), c.baseline_visible, cwd=folder),
         "kiosk": lambda: c.time_to_screen(c.kiosk_argv(config), c.sign_in_visible, cwd=folder),
+        # A reference: any sign-in form in stock Textual widgets (benchmarks/form_app.py).
+        "plain Textual form": lambda: c.time_to_screen(
+            [str(c.PYTHON), str(FORM_APP)], lambda text: "Form ready" in text, cwd=folder),
     }
     if not args.no_first_start:
         variants["kiosk first start"] = first_start
