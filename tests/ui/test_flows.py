@@ -745,3 +745,32 @@ def test_fast_typing_after_tab_never_puts_the_password_in_the_email_field(
             assert app.screen.query_one("#password", Input).value == "secret"
 
     run(scenario())
+
+
+def test_the_idle_warning_never_covers_the_qr_code(service_with: Any) -> None:
+    """At 80x24 a long email's QR takes every row below the header: the warning goes over the
+    header instead of over the code's bottom rows."""
+    service = service_with(idle_timeout=8)
+    service.add_user(LONG_EMAIL, PASSWORD, source="test")
+    app = make_app(service, mode="kiosk")
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await sign_in(pilot, LONG_EMAIL)
+            await pilot.press("enter")  # Set Up Now
+            await settle(pilot)
+            await pilot.press("enter")  # Authenticator App, Continue
+            await settle(pilot)
+            assert isinstance(app.screen, SecureAccountScreen)
+            qr = app.screen.query_one("#qr", QRCode)
+            assert qr.region.bottom == SIZE[1], "the code reaches the last row"
+            before = (qr.region, qr.quiet_zone, qr.showing_compact)
+            warning = app.screen.query_one(IdleWarning)
+            assert await wait_until(pilot, lambda: warning.display)
+            await pilot.pause()
+            assert not warning.region.overlaps(qr.region)
+            # Neither moved, shrunk nor swapped for the compact code while someone may be scanning.
+            assert (qr.region, qr.quiet_zone, qr.showing_compact) == before
+            assert decode_cells(textual_cells(app)) in (qr.data, qr.compact_data)
+
+    run(scenario())
