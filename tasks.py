@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Project tasks that need nothing but Python 3.11+: `python3 tasks.py demo` and `python3 tasks.py test`.
+"""Project tasks needing only Python 3.11+: `python3 tasks.py demo` and `python3 tasks.py test`.
 
 Both create `.venv` on first use and keep it in step with pyproject.toml. `test` also makes sure
 the system programs the end-to-end tests drive are installed (OpenSSH server, PostgreSQL server,
@@ -38,7 +38,7 @@ def say(message: str) -> None:
 
 def ensure_venv(extras: str) -> None:
     """Create .venv and install the project (editable) with `extras`, when anything changed."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this script may be run by an older python3
         sys.exit("kiosk needs Python 3.11 or newer")
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
     if STAMP.exists() and STAMP.read_text() == wanted:
@@ -79,7 +79,8 @@ def ensure_system_programs() -> None:
 
 def demo(args: list[str]) -> int:
     ensure_venv("")
-    return subprocess.call([str(BIN / "kiosk"), "--config", str(ROOT / "config.toml"), "demo", *args])
+    config = str(ROOT / "config.toml")
+    return subprocess.call([str(BIN / "kiosk"), "--config", config, "demo", *args])
 
 
 def test(args: list[str]) -> int:
