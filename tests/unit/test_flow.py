@@ -182,16 +182,7 @@ def _enrolment_until(svc: KioskService, clock: FakeClock, stop: Step) -> AuthFlo
     if stop == Step.MFA_REQUIRED:
         return flow
     flow.start_setup()
-    if stop == Step.SELECT_METHOD:
-        return flow
-    pending = flow.choose_method(Method.AUTHENTICATOR_APP)
-    if stop == Step.SCAN_QR:
-        return flow
-    flow.continue_to_code()
-    if stop == Step.ENTER_SETUP_CODE:
-        return flow
-    flow.verify_setup_code(totp.code_at_step(pending.secret, clock.step))
-    return flow
+    return _new_device_until(flow, clock, stop)
 
 
 @pytest.mark.parametrize(
@@ -227,6 +218,11 @@ def _recovery_until(svc: KioskService, clock: FakeClock, who: Enrolled, stop: St
     if stop == Step.ENTER_RECOVERY_CODE:
         return flow
     flow.submit_recovery_code(who.recovery_code)
+    return _new_device_until(flow, clock, stop)
+
+
+def _new_device_until(flow: AuthFlow, clock: FakeClock, stop: Step) -> AuthFlow:
+    """The steps both routes share, from Select an Authentication Method up to `stop`."""
     if stop == Step.SELECT_METHOD:
         return flow
     pending = flow.choose_method(Method.AUTHENTICATOR_APP)
