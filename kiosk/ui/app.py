@@ -23,6 +23,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
+from textual.widgets import Input
 
 from kiosk.core.errors import KioskError
 from kiosk.core.steps import Step
@@ -337,9 +338,24 @@ class KioskApp(App[None]):
             if warning.display:
                 warning.hide()
 
+    def has_nothing_to_wipe(self) -> bool:
+        """An untouched Sign in: no person's data on screen, in the flow or in the clipboard."""
+        if self.flow.step != Step.SIGN_IN or self._clipboard_holds_secret or self._busy:
+            return False
+        if len(self.screen_stack) > 2:  # a dialog is open
+            return False
+        return not any(field.value for field in self.screen.query(Input))
+
     def check_idle_timeout(self) -> None:
-        """Warn in the last seconds; at the timeout wipe (kiosk) or end the session (ssh)."""
+        """Warn in the last seconds; at the timeout wipe (kiosk) or end the session (ssh).
+
+        A kiosk already showing an untouched Sign in has nothing to wipe: it is left as it is
+        rather than rebuilt every `idle_timeout` seconds.
+        """
         remaining = self.idle_timeout - (time.monotonic() - self._last_activity)
+        if self.mode == "kiosk" and self.has_nothing_to_wipe():
+            self.note_activity()
+            return
         if remaining <= 0:
             self.end_session()
             return

@@ -543,6 +543,10 @@ def test_idle_warning_then_reset_in_kiosk_mode(service_with: Any) -> None:
             assert await wait_until(pilot, lambda: isinstance(app.screen, SignInScreen))
             assert app.flow.email is None and app.flow.pending_secret is None
             assert app.return_code is None
+            # An untouched Sign in has nothing to wipe: no warning, no rebuild, however long.
+            untouched = app.screen
+            await pilot.pause(4)
+            assert app.screen is untouched and not untouched.query_one(IdleWarning).display
 
     run(scenario())
 
@@ -772,5 +776,25 @@ def test_the_idle_warning_never_covers_the_qr_code(service_with: Any) -> None:
             # Neither moved, shrunk nor swapped for the compact code while someone may be scanning.
             assert (qr.region, qr.quiet_zone, qr.showing_compact) == before
             assert decode_cells(textual_cells(app)) in (qr.data, qr.compact_data)
+
+    run(scenario())
+
+
+def test_an_email_typed_and_left_on_sign_in_is_wiped(service_with: Any) -> None:
+    """Someone typed an address and walked away: the next person must not see it."""
+    service = service_with(idle_timeout=3)
+    app = make_app(service, mode="kiosk")
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press(*"someone@example.com")
+            assert app.screen.query_one("#email", Input).value == "someone@example.com"
+            assert await wait_until(
+                pilot, lambda: not app.screen.query("#email")
+                or app.screen.query_one("#email", Input).value == ""
+            )
+            await settle(pilot)
+            assert isinstance(app.screen, SignInScreen)
+            assert app.screen.query_one("#email", Input).value == ""
 
     run(scenario())

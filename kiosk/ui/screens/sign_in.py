@@ -63,7 +63,8 @@ class SignInScreen(StepScreen):
         self.query_one("#password", Input).value = ""
 
     def first_focus(self) -> Widget | None:
-        email = self.query_one("#email", Input)
-        if email.value and not self.query_one("#password", Input).value:
-            return self.query_one("#password", Input)
+        fields = {field.id: field for field in self.query(Input)}
+        email, password = fields.get("email"), fields.get("password")
+        if email is not None and email.value and password is not None and not password.value:
+            return password
         return email
