@@ -220,9 +220,7 @@ class AuthFlow:
             clock=self.service.clock,
         )
         if found is not None and self._verified_step is not None and found <= self._verified_step:
-            raise InvalidCodeError(
-                "That code was already used. Wait for the next code in your app and enter it."
-            )
+            raise InvalidCodeError(totp.REPLAYED_CODE_MESSAGE)
         if found is None:
             self.service._record_failure(
                 self.email, known=True, source=self.source, factor="setup code"

@@ -52,9 +52,6 @@ from kiosk.store.models import Account, Credential, Meta, RecoveryCode, Throttle
 if TYPE_CHECKING:
     from kiosk.core.enrollment import AuthFlow
 
-REPLAYED_CODE_MESSAGE = (
-    "That code was already used. Wait for the next code in your app and enter it."
-)
 NOT_ENROLLED_MESSAGE = "this account has no authenticator app set up"
 
 
@@ -364,7 +361,7 @@ class KioskService:
                 )
         if not won:
             self._record_failure(account.email, known=True, source=source, factor="replayed code")
-            raise InvalidCodeError(REPLAYED_CODE_MESSAGE)
+            raise InvalidCodeError(totp.REPLAYED_CODE_MESSAGE)
         return step
 
     def check_recovery_code(self, account: Account, raw_code: str, *, source: str) -> int:

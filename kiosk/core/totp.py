@@ -27,6 +27,10 @@ _CODE_RE = re.compile(r"[0-9]{6}")
 
 Clock = Callable[[], float]
 
+REPLAYED_CODE_MESSAGE = (
+    "That code was already used. Wait for the next code in your app and enter it."
+)
+
 WRONG_CODE_MESSAGE = (
     "That code didn't work. Enter the current code from your authenticator app. "
     "If it keeps failing, check that your phone's time is set automatically."

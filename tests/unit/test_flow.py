@@ -109,18 +109,9 @@ def _at(svc: KioskService, clock: FakeClock, step: Step) -> AuthFlow:
     if step == Step.MFA_REQUIRED:
         return flow
     flow.start_setup()
-    if step == Step.SELECT_METHOD:
-        return flow
-    pending = flow.choose_method(Method.AUTHENTICATOR_APP)
-    if step == Step.SCAN_QR:
-        return flow
-    flow.continue_to_code()
-    if step == Step.ENTER_SETUP_CODE:
-        return flow
-    flow.verify_setup_code(totp.code_at_step(pending.secret, clock.step))
-    if step == Step.SAVE_RECOVERY_CODE:
-        return flow
-    flow.finish_enrollment(saved=True)
+    _new_device_until(flow, clock, step)
+    if step == Step.SIGNED_IN:
+        flow.finish_enrollment(saved=True)
     return flow
 
 
