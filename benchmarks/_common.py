@@ -193,7 +193,10 @@ def enroll_directly(service, email: str) -> str:  # noqa: ANN001
 
 # ------------------------------------------------------------------------------- pty stopwatch
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEXTUAL", "KIOSK"))}
+    # PYTHONDONTWRITEBYTECODE would make every start compile the modules changed since their
+    # bytecode was last written: no installed kiosk does that (pip compiles on install).
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("TEXTUAL", "KIOSK")) and k != "PYTHONDONTWRITEBYTECODE"}
     env.update({"TERM": "xterm-256color", "COLORTERM": "truecolor", "LANG": "C.UTF-8",
                 "COLUMNS": str(COLUMNS), "LINES": str(LINES)})
     env.pop("NO_COLOR", None)

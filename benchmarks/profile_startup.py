@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/profile_startup.py [--html out.html] [--stages-only]
 
 In one fresh process, the stages `kiosk run` goes through before the Sign in screen: import
-kiosk.cli, load the settings, open the service (database + keyring), import kiosk.ui.app, build
+kiosk.launch, load the settings, open the service (database + keyring), import kiosk.ui.app, build
 KioskApp, and start it headless (`run_test`, 80×24) until the Sign in screen's Email field is
 mounted. Prints each stage's wall time, then the pyinstrument call tree (a second process, so
 the stage timings carry no profiler overhead). pyinstrument is a benchmark-only dependency.
@@ -31,9 +31,9 @@ def stages(config: Path) -> list[tuple[str, float]]:
         out.append((name, now - t))
         t = now
 
-    from kiosk.cli import Context
+    from kiosk.launch import Context
 
-    mark("import kiosk.cli (click, config, errors)")
+    mark("import kiosk.launch (config, errors; no click)")
     ctx = Context(config)
     ctx.settings  # noqa: B018 - loads and validates the config, sets up logging
     mark("load settings")

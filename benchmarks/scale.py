@@ -138,7 +138,7 @@ def _hwm():
         if line.startswith('VmHWM:'):
             sys.stderr.write('HWM ' + line.split()[1] + '\\n')
 atexit.register(_hwm)
-from kiosk.cli import main
+from kiosk.launch import main
 sys.argv = ['kiosk'] + sys.argv[1:]
 main()
 """

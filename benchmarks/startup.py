@@ -37,7 +37,7 @@ def dummy(self):
     return self.hash("not a password anyone knows")
 accounts.Hasher.dummy_hash = cached_property(dummy)
 accounts.Hasher.dummy_hash.__set_name__(accounts.Hasher, "dummy_hash")
-from kiosk.cli import main
+from kiosk.launch import main
 sys.argv = ["kiosk"] + sys.argv[1:]
 main()
 """

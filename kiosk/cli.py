@@ -1,31 +1,29 @@
-"""The `kiosk` command: run the kiosk, serve it, and administer accounts.
+"""The `kiosk` command line (click): run the kiosk, serve it, and administer accounts.
 
-Configuration is loaded once here, at the edge, and passed down; nothing below reads the
-environment. Every failure prints one line (`kiosk: error: ...`) and exits non-zero: 2 for an
-error, 1 for a refusal where a command answers yes/no (`verify`, `users import` with bad lines).
+`kiosk.launch.main` is the entry point: the plain `kiosk run` forms start the kiosk from there
+without importing this module; everything else comes here. Every failure prints one line
+(`kiosk: error: ...`) and exits non-zero: 2 for an error, 1 for a refusal where a command answers
+yes/no (`verify`, `users import` with bad lines).
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
-import logging
 import os
 import re
 import secrets
 import sys
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 
-from kiosk.config import MODES, Settings, load_settings
+from kiosk.config import MODES
 from kiosk.core.errors import (
     AccountLockedError,
     ConfigError,
@@ -33,52 +31,21 @@ from kiosk.core.errors import (
     KioskError,
     UnknownAccountError,
 )
-
-if TYPE_CHECKING:
-    from kiosk.core.service import KioskService
-
-log = logging.getLogger("kiosk")
-log.addHandler(logging.NullHandler())  # never Python's last-resort handler: it prints tracebacks
+from kiosk.launch import (
+    EXIT_REFUSED,
+    Context,
+    config_path,
+    exit_on_failure,
+    fail,
+    launch,
+    one_line,
+    report_unexpected,
+    session_source,
+)
 
 DEMO_EMAIL = "demo@example.com"
-EXIT_REFUSED = 1
-EXIT_ERROR = 2
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _fail(message: str, code: int = EXIT_ERROR) -> None:
-    click.echo(f"kiosk: error: {_one_line(message)}", err=True)
-    sys.exit(code)
-
-
-def _one_line(text: str) -> str:
-    """Never let a message carry control characters or several lines to the terminal."""
-    return "".join(ch if ch.isprintable() else "?" for ch in " ".join(str(text).split()))
-
-
-def setup_logging(settings: Settings) -> None:
-    """Log to the configured file (0600). Never a secret: only events and error references."""
-    path = settings.log_path
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600)
-        handler: logging.Handler = logging.StreamHandler(os.fdopen(fd, "a", encoding="utf-8"))
-    except (OSError, ValueError):
-        handler = logging.NullHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    logging.raiseExceptions = False  # a log that cannot be written (disk full) prints nothing
-    root = logging.getLogger("kiosk")
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
-    root.propagate = False
-
-
-def report_unexpected(exc: BaseException) -> str:
-    """Log an unexpected error with a short reference and return the reference."""
-    reference = uuid.uuid4().hex[:8].upper()
-    log.error("unexpected error, reference %s", reference, exc_info=exc)
-    return reference
 
 
 def handle_errors(func: F) -> F:
@@ -88,81 +55,12 @@ def handle_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except KioskError as exc:
-            _fail(str(exc))
-        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
-            raise
-        except KeyboardInterrupt:
-            click.echo("", err=True)
-            _fail("interrupted")
-        except Exception as exc:  # noqa: BLE001 - the last line of defence
-            reference = report_unexpected(exc)
-            _fail(f"unexpected {exc.__class__.__name__} (reference {reference}, see the log)")
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise  # click prints its own usage errors
+        except BaseException as exc:  # noqa: BLE001 - see exit_on_failure
+            exit_on_failure(exc)
 
     return wrapper  # type: ignore[return-value]
-
-
-class Context:
-    """What every command needs: the settings, and the service opened on first use."""
-
-    def __init__(self, config_path: Path | None) -> None:
-        self.config_path = config_path
-        self._settings: Settings | None = None
-        self._service: KioskService | None = None
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = load_settings(self.config_path)
-            setup_logging(self._settings)
-        return self._settings
-
-    def service(self, *, migrate: bool = True) -> KioskService:
-        if self._service is None:
-            settings = self.settings
-            with _without_postgres_driver(settings.database_url):
-                from kiosk.core.service import KioskService  # imports peewee: the lean way
-
-            self._service = KioskService.open(
-                settings, key_env=os.environ.get("KIOSK_SECRET_KEY") or None, migrate=migrate
-            )
-        return self._service
-
-    def close(self) -> None:
-        if self._service is not None:
-            self._service.close()
-
-
-@contextlib.contextmanager
-def _without_postgres_driver(url: str) -> Iterator[None]:
-    """Keep peewee from importing psycopg2, which a SQLite kiosk never uses, at its first import.
-
-    peewee imports its PostgreSQL driver eagerly when it can: about 5 MiB of resident memory and
-    15 ms for every start (one per SSH login, per `kiosk verify`), measured in benchmarks/. A
-    `None` in sys.modules makes that import fail the documented way, and peewee goes on without
-    it. Only while peewee is first imported (when the service is first opened; every command
-    that uses the store imports it after that), and only for a SQLite URL: one process serves one
-    database, and a later `import psycopg2` elsewhere works as usual.
-    """
-    if not url.startswith("sqlite:") or "peewee" in sys.modules or "psycopg2" in sys.modules:
-        yield
-        return
-    sys.modules["psycopg2"] = None  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        if "psycopg2" in sys.modules and sys.modules["psycopg2"] is None:
-            del sys.modules["psycopg2"]
-
-
-def _config_path(option: str | None) -> Path | None:
-    if option:
-        return Path(option)
-    env = os.environ.get("KIOSK_CONFIG")
-    if env:
-        return Path(env)
-    default = Path("config.toml")
-    return default if default.exists() else None
 
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -180,7 +78,7 @@ pass_ctx = click.make_pass_decorator(Context)
 def cli(click_ctx: click.Context, config: str | None) -> None:
     """Self-service enrollment of an authenticator app, and the tools to run it."""
     os.umask(0o077)  # everything this process creates is private to the kiosk's user
-    ctx = Context(_config_path(config))
+    ctx = Context(config_path(config))
     click_ctx.obj = ctx
     click_ctx.call_on_close(ctx.close)
     if click_ctx.invoked_subcommand is None:
@@ -188,45 +86,13 @@ def cli(click_ctx: click.Context, config: str | None) -> None:
 
 
 # ---------------------------------------------------------------------------------- the kiosk
-def _source() -> str:
-    from kiosk.core.audit import source_from_environment
-
-    return source_from_environment()
-
-
-def _launch(ctx: Context, mode: str, demo_hint: str | None = None) -> None:
-    _ = ctx.settings  # load and validate the config first: a bad one is named even without a tty
-    # `kiosk serve` (textual-serve) runs the app over pipes with Textual's web driver.
-    served = os.environ.get("TEXTUAL_DRIVER", "").endswith(":WebDriver")
-    if not served and not (sys.stdin.isatty() and sys.stdout.isatty()):
-        _fail(
-            "the kiosk needs an interactive terminal"
-            + (" (connect with ssh -t)" if mode == "ssh" else "")
-        )
-    # The store opens in the background after Sign in is painted (see kiosk.core.deferred).
-    from kiosk.core.deferred import DeferredService
-    from kiosk.ui.app import KioskApp
-
-    service = DeferredService(ctx.settings, ctx.service)
-    app = KioskApp(service, mode=mode, source=_source(), demo_hint=demo_hint)
-    app.run()
-    if app.startup_error:
-        _fail(app.startup_error)
-    reference = app.crash_reference
-    if reference is None and app.return_code not in (None, 0):
-        reference = uuid.uuid4().hex[:8].upper()
-        log.error("the app stopped on %s, reference %s", app.unhandled_error_type(), reference)
-    if reference:
-        _fail(f"the kiosk stopped unexpectedly (reference {reference}, see the log)")
-
-
 @cli.command()
 @click.option("--mode", type=click.Choice(MODES), help="Override kiosk.mode from the config.")
 @pass_ctx
 @handle_errors
 def run(ctx: Context, mode: str | None) -> None:
     """Run the kiosk full-screen in this terminal (the default command)."""
-    _launch(ctx, mode or ctx.settings.kiosk.mode)
+    launch(ctx, mode or ctx.settings.kiosk.mode)
 
 
 @cli.command()
@@ -257,7 +123,7 @@ def demo(ctx: Context, mode: str, reset_mfa: bool, no_launch: bool) -> None:
     if no_launch:
         return
     hint = f"Demo account: {DEMO_EMAIL}   password: {password}"
-    _launch(ctx, mode, demo_hint=hint)
+    launch(ctx, mode, demo_hint=hint)
 
 
 @cli.command()
@@ -309,7 +175,7 @@ def users_add(ctx: Context, email: str, password_stdin: bool) -> None:
         password = _read_password_stdin()
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    added = ctx.service().add_user(email, password, source=f"admin:{_source()}")
+    added = ctx.service().add_user(email, password, source=f"admin:{session_source()}")
     click.echo(f"added {added}")
 
 
@@ -325,7 +191,7 @@ def users_set_password(ctx: Context, email: str, password_stdin: bool) -> None:
     password = _read_password_stdin() if password_stdin else click.prompt(
         "New password", hide_input=True, confirmation_prompt=True
     )
-    changed = service.set_password(email, password, source=f"admin:{_source()}")
+    changed = service.set_password(email, password, source=f"admin:{session_source()}")
     click.echo(f"password changed for {changed}")
 
 
@@ -345,7 +211,7 @@ def users_import(ctx: Context, csv_file: str) -> None:
     except UnicodeDecodeError:
         raise ConfigError(f"{csv_file} is not UTF-8 text") from None
     added = bad = 0
-    source = f"admin:{_source()}"
+    source = f"admin:{session_source()}"
     for number, row in _csv_rows(text):
         if number == 1 and [c.strip().lower() for c in row] == ["email", "password"]:
             continue
@@ -359,7 +225,7 @@ def users_import(ctx: Context, csv_file: str) -> None:
             service.add_user(row[0], row[1], source=source)
             added += 1
         except KioskError as exc:
-            click.echo(f"line {number}: {_one_line(str(exc))}", err=True)
+            click.echo(f"line {number}: {one_line(str(exc))}", err=True)
             bad += 1
     click.echo(f"added {added} account(s), {bad} line(s) refused")
     if bad:
@@ -410,7 +276,7 @@ def _email_command(name: str, method: str, verb: str, doc: str) -> None:
     @pass_ctx
     @handle_errors
     def command(ctx: Context, email: str) -> None:
-        done = getattr(ctx.service(), method)(email, source=f"admin:{_source()}")
+        done = getattr(ctx.service(), method)(email, source=f"admin:{session_source()}")
         click.echo(f"{verb} {done}")
 
 
@@ -484,14 +350,14 @@ def verify(ctx: Context, email: str) -> None:
     try:
         code = sys.stdin.readline(128)
         service = ctx.service()
-        service.verify_for_external(email, code, source=f"verify:{_source()}")
+        service.verify_for_external(email, code, source=f"verify:{session_source()}")
     except (InvalidCodeError, AccountLockedError, UnknownAccountError) as exc:
-        click.echo(f"kiosk: refused: {_one_line(str(exc))}", err=True)
+        click.echo(f"kiosk: refused: {one_line(str(exc))}", err=True)
         sys.exit(EXIT_REFUSED)
     except KioskError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except Exception as exc:  # noqa: BLE001
-        _fail(f"unexpected {exc.__class__.__name__} (reference {report_unexpected(exc)})")
+        fail(f"unexpected {exc.__class__.__name__} (reference {report_unexpected(exc)})")
     click.echo("accepted")
 
 
@@ -535,7 +401,7 @@ def keys() -> None:
 @handle_errors
 def keys_rotate(ctx: Context) -> None:
     """Re-encrypt every TOTP secret under a new key version."""
-    version = ctx.service().rotate_keys(source=f"admin:{_source()}")
+    version = ctx.service().rotate_keys(source=f"admin:{session_source()}")
     click.echo(
         f"every secret now uses key version {version}; retire old keys with `kiosk keys retire`"
     )
@@ -571,5 +437,6 @@ def ssh_config(ctx: Context, user: str) -> None:
     click.echo(block, nl=False)
 
 
-def main() -> None:
-    cli(prog_name="kiosk")
+def main(argv: Sequence[str] | None = None) -> None:
+    """The admin command line (and `kiosk run` in any form the fast path in kiosk.launch leaves)."""
+    cli.main(args=list(argv) if argv is not None else None, prog_name="kiosk")

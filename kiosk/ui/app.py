@@ -309,7 +309,7 @@ class KioskApp(App[None]):
 
     def show_crash(self, error: BaseException) -> None:
         """Log with a short reference (no secret: the flow's state is not logged), wipe, explain."""
-        from kiosk.cli import report_unexpected
+        from kiosk.launch import report_unexpected
         from kiosk.ui.screens.error import ErrorScreen
 
         reference = report_unexpected(error)
