@@ -19,6 +19,8 @@ MODES = ("kiosk", "ssh")
 
 @dataclass(frozen=True)
 class KioskSettings:
+    """[kiosk]: what the screens say and how a session behaves."""
+
     organization: str = "Procore"
     mode: str = "kiosk"
     idle_timeout: int = 120
@@ -28,11 +30,15 @@ class KioskSettings:
 
 @dataclass(frozen=True)
 class DatabaseSettings:
+    """[database]: where accounts live (SQLite file, or PostgreSQL for several kiosks)."""
+
     url: str = "sqlite:///kiosk.db"
 
 
 @dataclass(frozen=True)
 class SecuritySettings:
+    """[security]: the key file, lockout and TOTP window, password rules."""
+
     key_file: str = "kiosk.key"
     max_failed_attempts: int = 5
     lockout_minutes: int = 15
@@ -42,6 +48,8 @@ class SecuritySettings:
 
 @dataclass(frozen=True)
 class Argon2Settings:
+    """[argon2]: argon2id cost for passwords and recovery codes."""
+
     time_cost: int = 3
     memory_cost: int = 65536  # KiB
     parallelism: int = 4
@@ -49,6 +57,8 @@ class Argon2Settings:
 
 @dataclass(frozen=True)
 class Settings:
+    """The whole config.toml, validated, with the folder relative paths resolve against."""
+
     kiosk: KioskSettings = field(default_factory=KioskSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)

@@ -7,8 +7,6 @@ I/L as 1, so a code copied by hand still works.
 
 from __future__ import annotations
 
-import secrets
-
 from kiosk.core.errors import InvalidRecoveryCodeError
 
 CROCKFORD_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -25,6 +23,8 @@ WRONG_CODE_MESSAGE = "That recovery code isn't valid, or it has already been use
 
 def generate() -> str:
     """A new recovery code in its canonical form (no hyphens)."""
+    import secrets  # here, not at the top: Sign in imports this module, and secrets loads OpenSSL
+
     return "".join(secrets.choice(CROCKFORD_ALPHABET) for _ in range(LENGTH))
 
 
