@@ -15,6 +15,7 @@ refusal where a command answers yes/no.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import sys
@@ -165,13 +166,23 @@ def launch(ctx: Context, mode: str, demo_hint: str | None = None) -> None:
             "the kiosk needs an interactive terminal"
             + (" (connect with ssh -t)" if mode == "ssh" else "")
         )
-    # The store opens in the background after Sign in is painted (see kiosk.core.deferred).
-    from kiosk.core.deferred import DeferredService
-    from kiosk.ui.app import KioskApp
+    # Importing and starting Textual makes a few hundred thousand objects, nearly all of which
+    # live as long as the session: the cyclic garbage collector would walk them over and over
+    # while they are made, about a tenth of the time to Sign in (benchmarks/RESULTS.md). It is
+    # paused until Sign in is on the screen, then runs as usual (nothing is frozen: widgets that
+    # held what a person typed must stay collectable).
+    gc.disable()
+    try:
+        # The store opens in the background after Sign in is painted (kiosk.core.deferred).
+        from kiosk.core.deferred import DeferredService
+        from kiosk.ui.app import KioskApp
 
-    service = DeferredService(ctx.settings, ctx.service)
-    app = KioskApp(service, mode=mode, source=session_source(), demo_hint=demo_hint)
-    app.run()
+        service = DeferredService(ctx.settings, ctx.service)
+        app = KioskApp(service, mode=mode, source=session_source(), demo_hint=demo_hint,
+                       after_first_paint=gc.enable)
+        app.run()
+    finally:
+        gc.enable()
     if app.startup_error:
         fail(app.startup_error)
     reference = app.crash_reference

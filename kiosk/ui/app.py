@@ -147,8 +147,10 @@ class KioskApp(App[None]):
         mode: str,
         source: str,
         demo_hint: str | None = None,
+        after_first_paint: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
+        self._after_first_paint = after_first_paint
         if mode not in ("kiosk", "ssh"):
             raise ValueError(f"unknown mode {mode!r}")
         self.service = service
@@ -175,9 +177,19 @@ class KioskApp(App[None]):
         self._clipboard_holds_secret = False
 
     # ------------------------------------------------------------------ lifecycle
+    def get_default_screen(self) -> Screen[Any]:
+        """The flow's first screen (Sign in) is the app's own, not pushed over Textual's blank
+        default: one screen fewer to build, lay out and paint before the first frame."""
+        screen = screen_class(self.flow.step)()
+        # What push_screen gives every screen and switch_screen takes back when it replaces one
+        # (Textual 8.2 gives the default screen none: `_show` could not replace it otherwise).
+        screen._push_result_callback(self, None)
+        return screen
+
     def on_mount(self) -> None:
         self.set_interval(self.idle_check_interval, self.check_idle_timeout)
-        self.show_step()
+        if self._after_first_paint is not None:
+            self.call_after_refresh(self._after_first_paint)
         if getattr(self.service, "is_open", True) is False:
             self.call_after_refresh(self._open_service)
 
@@ -212,12 +224,11 @@ class KioskApp(App[None]):
         self._show(screen)
 
     def _show(self, screen: Screen[Any]) -> None:
-        while len(self.screen_stack) > 2:
+        """Close any dialog, then replace the step screen (the only other screen on the stack);
+        the old one is removed, with whatever was typed into it."""
+        while len(self.screen_stack) > 1:
             self.pop_screen()
-        if len(self.screen_stack) <= 1:
-            self.push_screen(screen)
-        else:
-            self.switch_screen(screen)
+        self.switch_screen(screen)
 
     def copy_secret(self, text: str) -> None:
         """Copy a key or recovery code to the terminal's clipboard (OSC 52); cleared on wipe."""
@@ -342,7 +353,7 @@ class KioskApp(App[None]):
         """An untouched Sign in: no person's data on screen, in the flow or in the clipboard."""
         if self.flow.step != Step.SIGN_IN or self._clipboard_holds_secret or self._busy:
             return False
-        if len(self.screen_stack) > 2:  # a dialog is open
+        if len(self.screen_stack) > 1:  # a dialog is open
             return False
         return not any(field.value for field in self.screen.query(Input))
 

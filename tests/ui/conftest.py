@@ -66,6 +66,7 @@ async def type_into(pilot: Pilot[Any], selector: str, text: str) -> None:
 async def sign_in(pilot: Pilot[Any], email: str = EMAIL, password: str = PASSWORD) -> None:
     """Type the email, Enter (moves to Password), the password, Enter (submits)."""
     app = pilot.app
+    await wait_until(pilot, lambda: bool(app.screen.query("#email")))  # built with the app
     assert app.screen.query_one("#email", Input).has_focus
     await pilot.press(*email, "enter")
     assert app.screen.query_one("#password", Input).has_focus
