@@ -11,6 +11,9 @@ order) so that load on the machine falls on all of them alike.
 - second start: a config folder with an existing SQLite database (10 accounts) and key file;
 - first start: an empty folder (the kiosk creates the database, runs the migration, writes the key).
 
+References, not goals, timed the same way: a plain Textual sign-in form (form_app.py), and the
+baseline with its garbage collector paused as `kiosk run` pauses it until Sign in is painted.
+
 Also timed, as processes without a pty: `kiosk --help` and `kiosk users list` (CLI + settings +
 opening the database and the keyring, no UI), against `python -c "import textual.app"`.
 """
@@ -28,6 +31,15 @@ import _common as c
 
 # The kiosk as it was for a while: `new_flow` computed the dummy hash with a real argon2 run.
 FORM_APP = Path(__file__).with_name("form_app.py")
+
+# A reference: the baseline with the garbage collector paused as `kiosk run` pauses it until
+# Sign in is painted (kiosk/launch.py), to show what that pause alone is worth to any app.
+GC_PAUSED_BASELINE = """
+import gc, runpy, sys
+gc.disable()
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
 
 EAGER_DUMMY = """
 import sys
@@ -100,6 +112,9 @@ def main() -> None:
         # A reference: any sign-in form in stock Textual widgets (benchmarks/form_app.py).
         "plain Textual form": lambda: c.time_to_screen(
             [str(c.PYTHON), str(FORM_APP)], lambda text: "Form ready" in text, cwd=folder),
+        "baseline, GC paused": lambda: c.time_to_screen(
+            [str(c.PYTHON), "-c", GC_PAUSED_BASELINE, str(c.BASELINE)], c.baseline_visible,
+            cwd=folder),
     }
     if not args.no_first_start:
         variants["kiosk first start"] = first_start
