@@ -46,7 +46,8 @@ def test_the_sign_in_screen_needs_no_store_crypto_or_qr_modules() -> None:
         "app = kiosk.ui.app.KioskApp(service, mode='ssh', source='t')\n"
         "kiosk.ui.app.screen_class(Step.SIGN_IN)\n"
         "heavy = ('peewee', 'psycopg2', 'argon2', 'cryptography', 'qrcode', 'pyotp', 'click',\n"
-        "         'kiosk.cli', 'kiosk.store.database', 'kiosk.core.service', 'kiosk.ui.widgets.qr')\n"
+        "         'kiosk.cli', 'kiosk.store.database', 'kiosk.core.service',\n"
+        "         'kiosk.ui.widgets.qr')\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
     result = subprocess.run(
