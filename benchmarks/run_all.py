@@ -29,7 +29,7 @@ def main() -> None:
         ["imports.py", *(["--runs", "1"] if args.quick else [])],
         ["profile_startup.py"],
         ["freeze.py", *(["--rounds", "3"] if args.quick else [])],
-        ["crowd.py", *(["--sessions", "10"] if args.quick else ["--gate-experiment"])],
+        ["crowd.py", *(["--sessions", "10", "--repeats", "1"] if args.quick else [])],
         ["scale.py", *runs, *(["--rebuild"] if args.rebuild else [])],
     ]
     chunks: list[str] = []

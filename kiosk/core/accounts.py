@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from kiosk.core.errors import AccountLockedError, InvalidEmailError, PasswordPolicyError
 
@@ -15,6 +16,9 @@ if TYPE_CHECKING:
     from argon2 import PasswordHasher
 
     from kiosk.config import Argon2Settings
+    from kiosk.core.cpu_gate import CpuGate
+
+T = TypeVar("T")
 
 MAX_EMAIL_LENGTH = 254
 MAX_PASSWORD_LENGTH = 1024
@@ -52,15 +56,26 @@ def check_password_policy(password: str, min_length: int) -> None:
 
 @dataclass(frozen=True)
 class Hasher:
-    """argon2id with the configured parameters; imported lazily (argon2 is not needed to start)."""
+    """argon2id with the configured parameters; imported lazily (argon2 is not needed to start).
+
+    With a `gate`, every run (hash, verify, and the dummy verify of a refusal alike, so their
+    timing stays the same) waits for one of the machine-wide CPU slots first: see cpu_gate.py.
+    """
 
     time_cost: int = 3
     memory_cost: int = 65536
     parallelism: int = 4
+    gate: CpuGate | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def from_settings(cls, settings: Argon2Settings) -> Hasher:
-        return cls(settings.time_cost, settings.memory_cost, settings.parallelism)
+    def from_settings(cls, settings: Argon2Settings, gate: CpuGate | None = None) -> Hasher:
+        return cls(settings.time_cost, settings.memory_cost, settings.parallelism, gate)
+
+    def _run(self, call: Callable[[], T]) -> T:
+        if self.gate is None:
+            return call()
+        with self.gate.slot():
+            return call()
 
     @cached_property
     def _hasher(self) -> PasswordHasher:
@@ -97,13 +112,15 @@ class Hasher:
         )
 
     def hash(self, secret: str) -> str:
-        return self._hasher.hash(secret)
+        hasher = self._hasher  # imported before a slot is taken: the slot is for argon2 only
+        return self._run(lambda: hasher.hash(secret))
 
     def verify(self, stored_hash: str, candidate: str) -> bool:
         from argon2.exceptions import InvalidHashError, VerificationError
 
+        hasher = self._hasher
         try:
-            return self._hasher.verify(stored_hash, candidate)
+            return self._run(lambda: hasher.verify(stored_hash, candidate))
         except (VerificationError, InvalidHashError, ValueError):
             return False
 

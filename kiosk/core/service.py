@@ -27,6 +27,7 @@ from kiosk.core.accounts import (
     raise_if_locked,
 )
 from kiosk.core.audit import Event
+from kiosk.core.cpu_gate import SLOT_FOLDER_NAME, CpuGate
 from kiosk.core.errors import (
     AccountExistsError,
     AccountLockedError,
@@ -97,7 +98,7 @@ class KioskService:
         self._keyring: Keyring = keyring
         self._key_stamp: tuple[int, int, int] | None = None
         self.clock = clock
-        self.hasher = hasher or Hasher.from_settings(settings.argon2)
+        self.hasher = hasher or Hasher.from_settings(settings.argon2, gate=argon2_gate(settings))
         self.throttle = ThrottlePolicy(
             settings.security.max_failed_attempts,
             timedelta(minutes=settings.security.lockout_minutes),
@@ -457,6 +458,12 @@ class KioskService:
 
     def new_credential_id(self) -> str:
         return pysecrets.token_hex(16)
+
+
+def argon2_gate(settings: Settings) -> CpuGate:
+    """The machine-wide argon2 gate: its slot folder sits next to the key file, a folder that
+    every kiosk process of this deployment shares and that only the kiosk's user can enter."""
+    return CpuGate(settings.key_path.parent / SLOT_FOLDER_NAME)
 
 
 def _file_stamp(path: Path) -> tuple[int, int, int] | None:
