@@ -177,6 +177,7 @@ def launch(ctx: Context, mode: str, demo_hint: str | None = None) -> None:
         from kiosk.core.deferred import DeferredService
         from kiosk.ui.app import KioskApp
 
+        freeze_imported_objects()
         service = DeferredService(ctx.settings, ctx.service)
         app = KioskApp(service, mode=mode, source=session_source(), demo_hint=demo_hint,
                        after_first_paint=gc.enable)
@@ -191,6 +192,18 @@ def launch(ctx: Context, mode: str, demo_hint: str | None = None) -> None:
         log.error("the app stopped on %s, reference %s", app.unhandled_error_type(), reference)
     if reference:
         fail(f"the kiosk stopped unexpectedly (reference {reference}, see the log)")
+
+
+def freeze_imported_objects() -> None:
+    """Keep what the imports made out of every later garbage collection.
+
+    Modules, classes and functions live as long as the process, yet each full collection
+    walked them all again: pauses of 30 ms and more in the middle of screen changes
+    (benchmarks/freeze.py). Called after the imports and before the app, any screen or
+    anything a person typed exists, so nothing frozen ever holds a person's data and
+    everything made from then on stays collectable.
+    """
+    gc.freeze()
 
 
 def parse_run_arguments(args: Sequence[str]) -> tuple[str | None, str | None] | None:
