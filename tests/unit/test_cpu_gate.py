@@ -8,6 +8,7 @@ that holds no secret. Fast argon2 parameters throughout; nothing here asserts on
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
@@ -91,6 +92,25 @@ def _child(script: str, *args: object) -> subprocess.Popen[str]:
         text=True,
         cwd=str(REPO),
     )
+
+
+@contextlib.contextmanager
+def _holding_every_slot(folder: Path, slots: int) -> Iterator[subprocess.Popen[str]]:
+    """Another process holding every slot of the gate in `folder`; killed on the way out."""
+    holder = _child(_HOLD_CHILD, folder, slots)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        yield holder
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+
+
+def _kill(holder: subprocess.Popen[str]) -> None:
+    """SIGKILL: the process dies holding its slots, as a kiosk killed mid-hash would."""
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=30)
 
 
 def _most_at_once(intervals: list[tuple[float, float]]) -> int:
@@ -180,9 +200,8 @@ def test_the_product_gates_every_argon2_run_hash_verify_and_refusals(
     """While another process holds every slot, a sign-in, an unknown email's refusal and a
     recovery-code hash all wait; when that process is SIGKILLed, all of them go through."""
     folder = _slot_folder(settings)
-    holder = _child(_HOLD_CHILD, folder, svc.hasher.gate.slots)  # type: ignore[union-attr]
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+    slots = svc.hasher.gate.slots  # type: ignore[union-attr]
+    with _holding_every_slot(folder, slots) as holder:
         outcomes: dict[str, object] = {}
 
         def attempt(name: str, email: str) -> None:
@@ -205,15 +224,10 @@ def test_the_product_gates_every_argon2_run_hash_verify_and_refusals(
         for thread in threads:
             thread.join(0.5)
         assert outcomes == {}, "an argon2 run went past a gate whose every slot was held"
-        holder.send_signal(signal.SIGKILL)  # dies holding every slot
-        holder.wait(timeout=30)
+        _kill(holder)
         for thread in threads:
             thread.join(60)
         assert not any(thread.is_alive() for thread in threads)
-    finally:
-        if holder.poll() is None:
-            holder.kill()
-            holder.wait()
     assert outcomes["known"] == Step.MFA_REQUIRED
     assert isinstance(outcomes["unknown"], AuthenticationFailed)
     assert str(outcomes["hash"]).startswith("$argon2id$")
@@ -225,15 +239,8 @@ def test_a_slot_of_a_killed_process_is_taken_not_skipped(
     """After SIGKILL the kernel drops the dead process's flock: the next run really holds the
     slot (another description cannot lock it), it did not give up and run ungated."""
     folder = tmp_path / "slots"
-    holder = _child(_HOLD_CHILD, folder, 1)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
-        holder.send_signal(signal.SIGKILL)
-        holder.wait(timeout=30)
-    finally:
-        if holder.poll() is None:
-            holder.kill()
-            holder.wait()
+    with _holding_every_slot(folder, 1) as holder:
+        _kill(holder)
     gate = CpuGate(folder, 1, wait_limit=30)
     with gate.slot():
         probe = os.open(folder / "slot-0", os.O_RDWR)
@@ -251,19 +258,12 @@ def test_a_holder_that_never_lets_go_costs_a_wait_not_a_sign_in(
     """A process stopped while holding every slot: after `wait_limit` the run goes ungated
     (one log line), and the abandoned waiter drops the slot as soon as it gets it."""
     folder = tmp_path / "slots"
-    holder = _child(_HOLD_CHILD, folder, 1)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+    with _holding_every_slot(folder, 1) as holder:
         gate = CpuGate(folder, 1, wait_limit=0.5)
         hasher = Hasher.from_settings(FAST_ARGON2, gate=gate)
         assert hasher.verify(hasher.hash("secret"), "secret")  # two runs, both ungated
         assert len(gate_log) == 1 and "no slot" in gate_log[0], gate_log
-        holder.send_signal(signal.SIGKILL)
-        holder.wait(timeout=30)
-    finally:
-        if holder.poll() is None:
-            holder.kill()
-            holder.wait()
+        _kill(holder)
 
     def slot_is_free() -> bool:
         probe = os.open(folder / "slot-0", os.O_RDWR)
