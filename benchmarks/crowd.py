@@ -49,28 +49,23 @@ def _count_argon2() -> dict[str, float]:
     import argon2
 
     counts = {"hash": 0, "verify": 0, "argon2_wall": 0.0, "argon2_cpu": 0.0}
-    original_hash, original_verify = argon2.PasswordHasher.hash, argon2.PasswordHasher.verify
 
-    def hash_(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-        start, cpu = time.perf_counter(), time.process_time()
-        try:
-            return original_hash(self, *args, **kwargs)
-        finally:
-            counts["hash"] += 1
-            counts["argon2_wall"] += time.perf_counter() - start
-            counts["argon2_cpu"] += time.process_time() - cpu
+    def counted(name: str):  # noqa: ANN202
+        original = getattr(argon2.PasswordHasher, name)
 
-    def verify_(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-        start, cpu = time.perf_counter(), time.process_time()
-        try:
-            return original_verify(self, *args, **kwargs)
-        finally:
-            counts["verify"] += 1
-            counts["argon2_wall"] += time.perf_counter() - start
-            counts["argon2_cpu"] += time.process_time() - cpu
+        def call(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+            start, cpu = time.perf_counter(), time.process_time()
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                counts[name] += 1
+                counts["argon2_wall"] += time.perf_counter() - start
+                counts["argon2_cpu"] += time.process_time() - cpu
 
-    argon2.PasswordHasher.hash = hash_  # type: ignore[method-assign]
-    argon2.PasswordHasher.verify = verify_  # type: ignore[method-assign]
+        return call
+
+    argon2.PasswordHasher.hash = counted("hash")  # type: ignore[method-assign]
+    argon2.PasswordHasher.verify = counted("verify")  # type: ignore[method-assign]
     return counts
 
 

@@ -119,7 +119,7 @@ async def run(rounds: int) -> None:
         freeze_imported_objects()
     folder = c.temp_folder("freeze")
     config = c.write_config(folder, mode="kiosk")
-    clock = _Clock()
+    clock = c.SteppingClock()
     service = c.open_service(config, clock=clock)
     c.seed(service, 10)
     secret = c.enroll_directly(service, EMAIL)
@@ -234,23 +234,10 @@ async def run(rounds: int) -> None:
 
 
 def _as_launched(service):  # noqa: ANN001, ANN202
-    """Hand the app its service the way `kiosk run` does (deferred, when the CLI defers it)."""
-    try:
-        from kiosk.core.deferred import DeferredService
-    except ImportError:
-        return service
+    """Hand the app its service the way `kiosk run` does: deferred, opened after the first paint."""
+    from kiosk.core.deferred import DeferredService
+
     return DeferredService(service.settings, lambda: service)
-
-
-class _Clock:
-    def __init__(self) -> None:
-        self.now = float(int(time.time()) // 30 * 30 + 5)
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self) -> None:
-        self.now += 30
 
 
 def main() -> None:

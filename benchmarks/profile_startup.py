@@ -16,20 +16,28 @@ import asyncio
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import _common as c
 
 
-def stages(config: Path) -> list[tuple[str, float]]:
+def _stopwatch() -> tuple[list[tuple[str, float]], Callable[[str], None]]:
+    """(stages, mark): `mark(name)` records the time since the previous mark as stage `name`."""
     out: list[tuple[str, float]] = []
-    t = time.perf_counter()
+    last = time.perf_counter()
 
     def mark(name: str) -> None:
-        nonlocal t
+        nonlocal last
         now = time.perf_counter()
-        out.append((name, now - t))
-        t = now
+        out.append((name, now - last))
+        last = now
+
+    return out, mark
+
+
+def stages(config: Path) -> list[tuple[str, float]]:
+    out, mark = _stopwatch()
 
     from kiosk.launch import Context
 
@@ -66,14 +74,7 @@ def stages(config: Path) -> list[tuple[str, float]]:
 
 
 def baseline_stages() -> list[tuple[str, float]]:
-    out: list[tuple[str, float]] = []
-    t = time.perf_counter()
-
-    def mark(name: str) -> None:
-        nonlocal t
-        now = time.perf_counter()
-        out.append((name, now - t))
-        t = now
+    out, mark = _stopwatch()
 
     sys.path.insert(0, str(c.BENCH))
     from baseline_app import BaselineApp

@@ -37,19 +37,6 @@ BIG_ACCOUNTS, BIG_AUDIT = 100_000, 1_000_000
 SMALL_ACCOUNTS = 10
 
 
-class Clock:
-    """A clock the benchmark moves: one TOTP step per sign-in, so the replay guard never bites."""
-
-    def __init__(self) -> None:
-        self.now = float(int(time.time()) // 30 * 30 + 5)
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self) -> None:
-        self.now += 30
-
-
 def build_big(rebuild: bool) -> Path:
     config = CACHE / "config.toml"
     marker = CACHE / "built"
@@ -83,7 +70,7 @@ class Side:
 
         self.name = name
         self.config = config
-        self.clock = Clock()
+        self.clock = c.SteppingClock()
         self.service = c.open_service(config, clock=self.clock)
         self.activate()
         self.secrets = {email: c.enroll_directly(self.service, email) for email in emails}
