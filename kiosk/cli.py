@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import click
 
 from kiosk.config import MODES
-from kiosk.core.errors import (
+from kiosk.errors import (
     AccountLockedError,
     ConfigError,
     InvalidCodeError,
@@ -104,7 +104,7 @@ def run(ctx: Context, mode: str | None) -> None:
 @handle_errors
 def demo(ctx: Context, mode: str, reset_mfa: bool, no_launch: bool) -> None:
     """Create (or refresh) a demo account, print its password, and launch the kiosk."""
-    from kiosk.core.errors import AccountExistsError
+    from kiosk.errors import AccountExistsError
 
     service = ctx.service()
     password = "-".join(secrets.token_hex(2) for _ in range(3))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from kiosk.core.errors import ConfigError
+from kiosk.errors import ConfigError
 
 MODES = ("kiosk", "ssh")
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from kiosk.config import MODES, Settings, load_settings
-from kiosk.core.errors import KioskError
+from kiosk.errors import KioskError
 
 if TYPE_CHECKING:
     from kiosk.core.service import KioskService

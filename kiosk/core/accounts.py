@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, TypeVar
 
-from kiosk.core.errors import AccountLockedError, InvalidEmailError, PasswordPolicyError
+from kiosk.errors import AccountLockedError, InvalidEmailError, PasswordPolicyError
 
 if TYPE_CHECKING:
     from argon2 import PasswordHasher

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kiosk.core import recovery
-from kiosk.core.errors import (
+from kiosk.errors import (
     ConcurrentChangeError,
     FlowError,
     InvalidCodeError,

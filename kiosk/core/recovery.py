@@ -7,7 +7,7 @@ I/L as 1, so a code copied by hand still works.
 
 from __future__ import annotations
 
-from kiosk.core.errors import InvalidRecoveryCodeError
+from kiosk.errors import InvalidRecoveryCodeError
 
 CROCKFORD_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 GROUPS = 5

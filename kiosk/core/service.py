@@ -28,7 +28,7 @@ from kiosk.core.accounts import (
 )
 from kiosk.core.audit import Event
 from kiosk.core.cpu_gate import SLOT_FOLDER_NAME, CpuGate
-from kiosk.core.errors import (
+from kiosk.errors import (
     AccountExistsError,
     AccountLockedError,
     AuthenticationFailed,

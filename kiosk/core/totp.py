@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import pyotp
 
-from kiosk.core.errors import InvalidCodeError
+from kiosk.errors import InvalidCodeError
 
 SECRET_BYTES = 20  # 160 bits, RFC 4226 R6
 DIGITS = 6

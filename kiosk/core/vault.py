@@ -23,7 +23,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiosk.core.errors import VaultError
+from kiosk.errors import VaultError
 
 NONCE_BYTES = 12
 KEY_BYTES = 32

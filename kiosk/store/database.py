@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlparse
 
 import peewee as pw
 
-from kiosk.core.errors import SchemaTooNewError, StorageError
+from kiosk.errors import SchemaTooNewError, StorageError
 from kiosk.store.models import ALL_MODELS, Meta, database_proxy
 
 SCHEMA_VERSION = 1

@@ -25,7 +25,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Input
 
-from kiosk.core.errors import KioskError
+from kiosk.errors import KioskError
 from kiosk.core.steps import Step
 from kiosk.ui.screens.base import StepScreen
 from kiosk.ui.widgets.status import IdleWarning

@@ -20,7 +20,7 @@ import pytest
 
 from kiosk.core.accounts import Hasher
 from kiosk.core.enrollment import Method, Step
-from kiosk.core.errors import AccountLockedError, AuthenticationFailed, KioskError
+from kiosk.errors import AccountLockedError, AuthenticationFailed, KioskError
 from kiosk.core.service import KioskService
 from tests.conftest import make_settings, write_config
 from tests.security import workers

@@ -18,7 +18,7 @@ import pyotp
 import pytest
 
 from kiosk.core.enrollment import Method, Step
-from kiosk.core.errors import StorageError
+from kiosk.errors import StorageError
 from kiosk.core.service import KioskService
 from tests.conftest import make_settings, write_config
 from tests.security import workers

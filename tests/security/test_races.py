@@ -149,7 +149,7 @@ def test_lockout_holds_across_processes_and_spellings(
     assert 5 <= len(failed_rows) <= 5 + len(spellings) - 1, failed_rows
     # And the right password is refused while locked, whatever the spelling.
     service = KioskService.open(settings)
-    from kiosk.core.errors import AccountLockedError
+    from kiosk.errors import AccountLockedError
 
     for spelling in spellings:
         with pytest.raises(AccountLockedError):

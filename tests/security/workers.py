@@ -19,7 +19,7 @@ from typing import Any
 import pyotp
 
 from kiosk.config import Argon2Settings, DatabaseSettings, Settings
-from kiosk.core.errors import KioskError
+from kiosk.errors import KioskError
 
 FAST_ARGON2 = Argon2Settings(time_cost=1, memory_cost=8192, parallelism=1)
 
@@ -137,7 +137,7 @@ def lockout_worker(
     base_dir: str, url: str, email: str, tries: int, barrier: Barrier, queue: Any
 ) -> None:
     """Wrong passwords from another 'terminal'; reports how many were actually evaluated."""
-    from kiosk.core.errors import AccountLockedError, AuthenticationFailed
+    from kiosk.errors import AccountLockedError, AuthenticationFailed
 
     service = open_service(base_dir, url)
     barrier.wait(60)

@@ -10,7 +10,7 @@ import pytest
 from textual.widgets import Button, Checkbox, Input, RadioButton
 
 from kiosk.core.enrollment import Step
-from kiosk.core.errors import KioskError
+from kiosk.errors import KioskError
 from kiosk.core.service import KioskService
 from kiosk.ui.app import KioskApp
 from kiosk.ui.screens.enter_code import EnterCodeScreen

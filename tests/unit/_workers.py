@@ -16,7 +16,7 @@ def _report(queue: Any, action: Any) -> None:
     try:
         queue.put(("ok", action()))
     except Exception as exc:  # noqa: BLE001 - the parent asserts on the outcome
-        from kiosk.core.errors import KioskError
+        from kiosk.errors import KioskError
 
         if isinstance(exc, KioskError):
             queue.put((type(exc).__name__, str(exc)))
@@ -92,7 +92,7 @@ def fail_password(
     """Wrong passwords from another process."""
 
     def action() -> list[str]:
-        from kiosk.core.errors import KioskError
+        from kiosk.errors import KioskError
         from kiosk.core.service import KioskService
 
         service = KioskService.open(settings, clock=FixedClock(now))

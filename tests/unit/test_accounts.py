@@ -9,7 +9,7 @@ import pytest
 from kiosk.config import Argon2Settings, Settings
 from kiosk.core.accounts import check_password_policy, normalize_email
 from kiosk.core.enrollment import Step
-from kiosk.core.errors import (
+from kiosk.errors import (
     AccountExistsError,
     AuthenticationFailed,
     InvalidEmailError,

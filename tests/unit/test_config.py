@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.config import Settings, load_settings
-from kiosk.core.errors import ConfigError
+from kiosk.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 

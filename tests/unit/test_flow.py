@@ -8,7 +8,7 @@ import pytest
 
 from kiosk.core import recovery, totp
 from kiosk.core.enrollment import AuthFlow, Method, Step
-from kiosk.core.errors import (
+from kiosk.errors import (
     ConcurrentChangeError,
     FlowError,
     InvalidCodeError,

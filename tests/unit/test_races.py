@@ -17,7 +17,7 @@ import pytest
 from kiosk.config import Settings
 from kiosk.core import recovery, totp
 from kiosk.core.enrollment import Step
-from kiosk.core.errors import AccountLockedError
+from kiosk.errors import AccountLockedError
 from kiosk.core.service import KioskService
 from kiosk.store.models import Credential, RecoveryCode
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kiosk.core import recovery
-from kiosk.core.errors import InvalidRecoveryCodeError
+from kiosk.errors import InvalidRecoveryCodeError
 from kiosk.core.service import KioskService
 from kiosk.store.models import RecoveryCode
 

@@ -6,7 +6,7 @@ import pytest
 
 from kiosk.core import totp
 from kiosk.core.enrollment import Step
-from kiosk.core.errors import InvalidCodeError
+from kiosk.errors import InvalidCodeError
 from kiosk.core.service import KioskService
 from kiosk.store.models import Credential
 

@@ -12,7 +12,7 @@ import pytest
 from kiosk.config import Settings
 from kiosk.core import totp
 from kiosk.core.enrollment import Step
-from kiosk.core.errors import StorageError
+from kiosk.errors import StorageError
 from kiosk.core.service import KioskService
 from kiosk.store.database import describe_error, open_database, write_transaction
 

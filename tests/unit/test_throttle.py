@@ -6,7 +6,7 @@ import pytest
 
 from kiosk.core import recovery, totp
 from kiosk.core.enrollment import Step
-from kiosk.core.errors import (
+from kiosk.errors import (
     AccountLockedError,
     AuthenticationFailed,
     InvalidCodeError,

@@ -10,7 +10,7 @@ import pyotp
 import pytest
 
 from kiosk.core import totp
-from kiosk.core.errors import InvalidCodeError
+from kiosk.errors import InvalidCodeError
 
 from .conftest import FakeClock
 

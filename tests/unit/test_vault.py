@@ -11,7 +11,7 @@ import pytest
 
 from kiosk.config import Settings
 from kiosk.core import totp
-from kiosk.core.errors import VaultError
+from kiosk.errors import VaultError
 from kiosk.core.service import KioskService
 from kiosk.core.vault import Keyring, format_keyring, parse_keyring, secret_associated_data
 from kiosk.store.models import Credential
