@@ -22,8 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kiosk.config import DatabaseSettings, Settings  # noqa: E402
-from kiosk.errors import AccountLockedError, AuthenticationFailed  # noqa: E402
 from kiosk.core.service import KioskService  # noqa: E402
+from kiosk.errors import AccountLockedError, AuthenticationFailed  # noqa: E402
 from kiosk.store.models import Throttle  # noqa: E402
 
 PASSWORD = "correct horse battery"

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kiosk.core import recovery
+from kiosk.core.steps import Method, Step
 from kiosk.errors import (
     ConcurrentChangeError,
     FlowError,
@@ -31,7 +32,6 @@ from kiosk.errors import (
     InvalidRecoveryCodeError,
     RecoveryCodeNotSavedError,
 )
-from kiosk.core.steps import Method, Step
 
 if TYPE_CHECKING:
     from kiosk.core.service import KioskService

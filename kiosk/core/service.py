@@ -28,6 +28,14 @@ from kiosk.core.accounts import (
 )
 from kiosk.core.audit import Event
 from kiosk.core.cpu_gate import SLOT_FOLDER_NAME, CpuGate
+from kiosk.core.vault import (
+    Keyring,
+    key_check_matches,
+    key_check_value,
+    load_keyring,
+    secret_associated_data,
+    write_key_file,
+)
 from kiosk.errors import (
     AccountExistsError,
     AccountLockedError,
@@ -38,14 +46,6 @@ from kiosk.errors import (
     KioskError,
     UnknownAccountError,
     VaultError,
-)
-from kiosk.core.vault import (
-    Keyring,
-    key_check_matches,
-    key_check_value,
-    load_keyring,
-    secret_associated_data,
-    write_key_file,
 )
 from kiosk.store.database import open_database, storage_errors, write_transaction
 from kiosk.store.models import Account, Credential, Meta, RecoveryCode, Throttle

@@ -25,8 +25,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Input
 
-from kiosk.errors import KioskError
 from kiosk.core.steps import Step
+from kiosk.errors import KioskError
 from kiosk.ui.screens.base import StepScreen
 from kiosk.ui.widgets.status import IdleWarning
 

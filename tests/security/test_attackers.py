@@ -20,8 +20,8 @@ import pytest
 
 from kiosk.core.accounts import Hasher
 from kiosk.core.enrollment import Method, Step
-from kiosk.errors import AccountLockedError, AuthenticationFailed, KioskError
 from kiosk.core.service import KioskService
+from kiosk.errors import AccountLockedError, AuthenticationFailed, KioskError
 from tests.conftest import make_settings, write_config
 from tests.security import workers
 from tests.security.conftest import PASSWORD, run_kiosk

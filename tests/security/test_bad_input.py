@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from kiosk.config import load_settings
 from kiosk.core import recovery, totp
 from kiosk.core.enrollment import Method, Step
-from kiosk.errors import AccountLockedError, AuthenticationFailed, KioskError
 from kiosk.core.service import KioskService
+from kiosk.errors import AccountLockedError, AuthenticationFailed, KioskError
 from kiosk.store.models import Throttle
 from tests.conftest import make_settings, write_config
 from tests.security import workers

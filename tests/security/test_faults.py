@@ -18,8 +18,8 @@ import pyotp
 import pytest
 
 from kiosk.core.enrollment import Method, Step
-from kiosk.errors import StorageError
 from kiosk.core.service import KioskService
+from kiosk.errors import StorageError
 from tests.conftest import make_settings, write_config
 from tests.security import workers
 from tests.security.conftest import (

@@ -10,8 +10,8 @@ import pytest
 from textual.widgets import Button, Checkbox, Input, RadioButton
 
 from kiosk.core.enrollment import Step
-from kiosk.errors import KioskError
 from kiosk.core.service import KioskService
+from kiosk.errors import KioskError
 from kiosk.ui.app import KioskApp
 from kiosk.ui.screens.enter_code import EnterCodeScreen
 from kiosk.ui.screens.enter_setup_code import EnterSetupCodeScreen

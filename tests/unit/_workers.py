@@ -92,8 +92,8 @@ def fail_password(
     """Wrong passwords from another process."""
 
     def action() -> list[str]:
-        from kiosk.errors import KioskError
         from kiosk.core.service import KioskService
+        from kiosk.errors import KioskError
 
         service = KioskService.open(settings, clock=FixedClock(now))
         outcomes = []

@@ -9,13 +9,13 @@ import pytest
 from kiosk.config import Argon2Settings, Settings
 from kiosk.core.accounts import check_password_policy, normalize_email
 from kiosk.core.enrollment import Step
+from kiosk.core.service import KioskService
 from kiosk.errors import (
     AccountExistsError,
     AuthenticationFailed,
     InvalidEmailError,
     PasswordPolicyError,
 )
-from kiosk.core.service import KioskService
 from kiosk.store.models import Account
 
 from .conftest import PASSWORD, SOURCE, FakeClock

@@ -9,8 +9,8 @@ import pytest
 
 from kiosk.core import audit, recovery, totp
 from kiosk.core.audit import Event, source_from_environment
-from kiosk.errors import AccountLockedError, AuthenticationFailed, InvalidCodeError
 from kiosk.core.service import KioskService
+from kiosk.errors import AccountLockedError, AuthenticationFailed, InvalidCodeError
 
 from .conftest import PASSWORD, FakeClock, audit_events, enroll, recover
 

@@ -27,9 +27,9 @@ from kiosk.config import Settings
 from kiosk.core import cpu_gate
 from kiosk.core.accounts import Hasher
 from kiosk.core.cpu_gate import SLOT_FOLDER_NAME, CpuGate
-from kiosk.errors import AuthenticationFailed
 from kiosk.core.service import KioskService
 from kiosk.core.steps import Step
+from kiosk.errors import AuthenticationFailed
 from tests.conftest import FAST_ARGON2, REPO, make_settings, wait_for
 
 PASSWORD = "correct horse battery"

@@ -8,6 +8,7 @@ import pytest
 
 from kiosk.core import recovery, totp
 from kiosk.core.enrollment import AuthFlow, Method, Step
+from kiosk.core.service import KioskService
 from kiosk.errors import (
     ConcurrentChangeError,
     FlowError,
@@ -15,7 +16,6 @@ from kiosk.errors import (
     InvalidRecoveryCodeError,
     RecoveryCodeNotSavedError,
 )
-from kiosk.core.service import KioskService
 from kiosk.store.models import Account, Credential, RecoveryCode
 
 from .conftest import (

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kiosk.config import Settings
-from kiosk.errors import SchemaTooNewError, StorageError
 from kiosk.core.service import KioskService
+from kiosk.errors import SchemaTooNewError, StorageError
 from kiosk.store.database import SCHEMA_VERSION, open_database, schema_version, upgrade_schema
 from kiosk.store.models import Account, Meta
 

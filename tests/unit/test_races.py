@@ -17,8 +17,8 @@ import pytest
 from kiosk.config import Settings
 from kiosk.core import recovery, totp
 from kiosk.core.enrollment import Step
-from kiosk.errors import AccountLockedError
 from kiosk.core.service import KioskService
+from kiosk.errors import AccountLockedError
 from kiosk.store.models import Credential, RecoveryCode
 
 from . import _workers

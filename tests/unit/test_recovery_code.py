@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kiosk.core import recovery
-from kiosk.errors import InvalidRecoveryCodeError
 from kiosk.core.service import KioskService
+from kiosk.errors import InvalidRecoveryCodeError
 from kiosk.store.models import RecoveryCode
 
 from .conftest import enroll

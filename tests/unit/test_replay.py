@@ -6,8 +6,8 @@ import pytest
 
 from kiosk.core import totp
 from kiosk.core.enrollment import Step
-from kiosk.errors import InvalidCodeError
 from kiosk.core.service import KioskService
+from kiosk.errors import InvalidCodeError
 from kiosk.store.models import Credential
 
 from .conftest import SOURCE, FakeClock, audit_events, enroll

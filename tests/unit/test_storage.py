@@ -12,8 +12,8 @@ import pytest
 from kiosk.config import Settings
 from kiosk.core import totp
 from kiosk.core.enrollment import Step
-from kiosk.errors import StorageError
 from kiosk.core.service import KioskService
+from kiosk.errors import StorageError
 from kiosk.store.database import describe_error, open_database, write_transaction
 
 from . import _workers

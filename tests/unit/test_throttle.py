@@ -6,13 +6,13 @@ import pytest
 
 from kiosk.core import recovery, totp
 from kiosk.core.enrollment import Step
+from kiosk.core.service import KioskService
 from kiosk.errors import (
     AccountLockedError,
     AuthenticationFailed,
     InvalidCodeError,
     InvalidRecoveryCodeError,
 )
-from kiosk.core.service import KioskService
 
 from .conftest import PASSWORD, SOURCE, FakeClock, audit_events, enroll
 

@@ -11,9 +11,9 @@ import pytest
 
 from kiosk.config import Settings
 from kiosk.core import totp
-from kiosk.errors import VaultError
 from kiosk.core.service import KioskService
 from kiosk.core.vault import Keyring, format_keyring, parse_keyring, secret_associated_data
+from kiosk.errors import VaultError
 from kiosk.store.models import Credential
 from tests.conftest import wait_for
 
