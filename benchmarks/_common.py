@@ -127,9 +127,9 @@ _HASH_CACHE: dict[str, str] = {}
 
 def shared_password_hash(service) -> str:  # noqa: ANN001
     """One argon2 hash (the service's parameters) reused for every seeded account."""
-    key = repr(service.hasher)
+    key = repr(service.ctx.hasher)
     if key not in _HASH_CACHE:
-        _HASH_CACHE[key] = service.hasher.hash(PASSWORD)
+        _HASH_CACHE[key] = service.ctx.hasher.hash(PASSWORD)
     return _HASH_CACHE[key]
 
 
@@ -179,13 +179,13 @@ def enroll_directly(service, email: str) -> str:  # noqa: ANN001
     account = Account.get(Account.email == email)
     secret = totp.new_secret()
     credential_id = service.new_credential_id()
-    version = service.keyring.active_version
+    version = service.keys.ring.active_version
     ad = secret_associated_data(account.id, credential_id, version)
     with service.db.atomic():
         Credential.create(
             id=credential_id,
             account=account.id,
-            secret_ciphertext=service.keyring.encrypt(secret.encode(), ad, version),
+            secret_ciphertext=service.keys.ring.encrypt(secret.encode(), ad, version),
             key_version=version,
         )
     return secret

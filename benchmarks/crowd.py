@@ -40,6 +40,8 @@ from pathlib import Path
 
 import _common as c
 
+from kiosk.core.flow import AuthFlow
+
 
 # ------------------------------------------------------------------------------- worker
 def _count_argon2() -> dict[str, float]:
@@ -80,13 +82,13 @@ def worker(config: Path, email: str, barrier: bool, gated: bool) -> None:
 
         import pyotp
 
-        from kiosk.launch import Context
+        from kiosk.runtime import Context
 
         counts = _count_argon2()  # imports argon2 (the product imports it at the first Continue)
         service = Context(config).service()  # as `kiosk run` opens it (settings, then the store)
         if not gated:
-            service.hasher = dataclasses.replace(service.hasher, gate=None)
-        from kiosk.core.enrollment import Method, Step
+            service.ctx.hasher = dataclasses.replace(service.ctx.hasher, gate=None)
+        from kiosk.core.flow import Method, Step
 
         result["open_s"] = time.perf_counter() - started
         result["open_cpu_s"] = time.process_time()  # interpreter, imports, opening the service
@@ -96,7 +98,7 @@ def worker(config: Path, email: str, barrier: bool, gated: bool) -> None:
                 return
         t0 = time.perf_counter()
         cpu0 = time.process_time()
-        flow = service.new_flow("bench:crowd")
+        flow = AuthFlow(service, "bench:crowd")
         steps: dict[str, float] = {}
         other_cpu: dict[str, float] = {}
         calls_by_step: dict[str, str] = {}
@@ -348,7 +350,7 @@ def main() -> None:
     folder = c.temp_folder("crowd")
     config = c.write_config(folder)  # default argon2 parameters
     service = c.open_service(config)
-    gate = service.hasher.gate
+    gate = service.ctx.hasher.gate
     plan = [
         (kind, gated)
         for kind in ("barrier", "end to end")

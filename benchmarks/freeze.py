@@ -110,11 +110,11 @@ async def run(rounds: int) -> None:
     import pyotp
     from textual.widgets import Input
 
-    from kiosk.core.enrollment import Step
+    from kiosk.core.flow import Step
     from kiosk.ui.app import KioskApp
 
     if not os.environ.get("BENCH_NO_GC_FREEZE"):  # as `kiosk run` does (kiosk/launch.py)
-        from kiosk.launch import freeze_imported_objects
+        from kiosk.runtime import freeze_imported_objects
 
         freeze_imported_objects()
     folder = c.temp_folder("freeze")
@@ -123,7 +123,7 @@ async def run(rounds: int) -> None:
     service = c.open_service(config, clock=clock)
     c.seed(service, 10)
     secret = c.enroll_directly(service, EMAIL)
-    hasher = service.hasher
+    hasher = service.ctx.hasher
 
     app = KioskApp(_as_launched(service), mode="kiosk", source="bench:freeze")
     probe = Probe()

@@ -39,7 +39,7 @@ def _stopwatch() -> tuple[list[tuple[str, float]], Callable[[str], None]]:
 def stages(config: Path) -> list[tuple[str, float]]:
     out, mark = _stopwatch()
 
-    from kiosk.launch import Context
+    from kiosk.runtime import Context
 
     mark("import kiosk.launch (config, errors; no click)")
     ctx = Context(config)

@@ -97,9 +97,9 @@ class Side:
         self.clock.advance()
         code = pyotp.TOTP(self.secrets[email]).at(self.clock.now)
         t0 = time.perf_counter()
-        account = self.service.check_password(email, c.PASSWORD, source="bench:scale")
+        account = self.service.factors.check_password(email, c.PASSWORD, source="bench:scale")
         t1 = time.perf_counter()
-        self.service.check_code(account, code, source="bench:scale")
+        self.service.factors.check_code(account, code, source="bench:scale")
         t2 = time.perf_counter()
         return t2 - t0, t1 - t0, t2 - t1
 
@@ -173,8 +173,8 @@ def explain(side: Side, email: str) -> list[str]:
         import pyotp
 
         code = pyotp.TOTP(side.secrets[email]).at(side.clock.now)
-        side.service.verify_for_external(email, code, source="bench:scale")
-        next(side.service.iter_users())
+        side.service.factors.verify_for_external(email, code, source="bench:scale")
+        next(side.service.accounts.iter_users())
         from kiosk.core import audit
 
         next(audit.query(email=email), None)

@@ -65,7 +65,7 @@ def _old_key_check_folder() -> Path:
     config = c.write_config(folder)
     service = c.open_service(config)
     c.seed(service, 10)
-    blob = service.keyring.encrypt(KEY_CHECK_PLAINTEXT, check_associated_data(1), 1)
+    blob = service.keys.ring.encrypt(KEY_CHECK_PLAINTEXT, check_associated_data(1), 1)
     Meta.update(value=blob.hex()).where(Meta.key == "key_check:1").execute()
     service.close()
     return folder

@@ -22,9 +22,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kiosk.config import DatabaseSettings, Settings  # noqa: E402
+from kiosk.core.flow import AuthFlow
 from kiosk.core.service import KioskService  # noqa: E402
 from kiosk.errors import AccountLockedError, AuthenticationFailed  # noqa: E402
-from kiosk.store.models import Throttle  # noqa: E402
 
 PASSWORD = "correct horse battery"
 
@@ -41,11 +41,13 @@ def main() -> None:
         a = settings.argon2
         print(f"argon2id t={a.time_cost} m={a.memory_cost} KiB p={a.parallelism}; "
               f"{args.tries} tries per case, interleaved in random order")
-        service.add_user("known@example.com", PASSWORD)
-        service.add_user("locked@example.com", PASSWORD)
+        service.accounts.add_user("known@example.com", PASSWORD)
+        service.accounts.add_user("locked@example.com", PASSWORD)
         for _ in range(settings.security.max_failed_attempts):
             with contextlib.suppress(AuthenticationFailed, AccountLockedError):
-                service.check_password("locked@example.com", "wrong password", source="bench")
+                service.factors.check_password(
+                    "locked@example.com", "wrong password", source="bench"
+                )
 
         counter = iter(range(10**9))
         cases = {
@@ -57,13 +59,13 @@ def main() -> None:
         order = [name for name in cases for _ in range(args.tries)]
         random.shuffle(order)
         times: dict[str, list[float]] = {name: [] for name in cases}
-        flow = service.new_flow("bench")  # warms the dummy hash, as the kiosk does
+        flow = AuthFlow(service, "bench")  # warms the dummy hash, as the kiosk does
         for _ in range(3):  # warm-up, not counted
             with contextlib.suppress(AuthenticationFailed):
                 flow.submit_password("warmup@example.com", PASSWORD)
         for name in order:
             email, password = cases[name]()
-            flow = service.new_flow("bench")
+            flow = AuthFlow(service, "bench")
             start = time.perf_counter()
             try:
                 flow.submit_password(email, password)
@@ -77,7 +79,7 @@ def main() -> None:
             expected = {"locked account": "locked", "right password (reference)": "signed in"}
             assert outcome == expected.get(name, "refused"), (name, outcome)
             if name == "wrong password":  # keep the known account unlocked (not timed)
-                Throttle.delete().where(Throttle.email == "known@example.com").execute()
+                service.accounts.unlock("known@example.com", source="benchmark")
         service.close()
 
     print(f"{'case':28} {'median ms':>10} {'p10 ms':>8} {'p90 ms':>8} {'stdev ms':>9}")

@@ -24,22 +24,24 @@ from typing import Any, TypeVar
 import click
 
 from kiosk.config import MODES
+from kiosk.core.values import UserSummary
 from kiosk.errors import (
     AccountLockedError,
+    AttemptsInFlightError,
     ConfigError,
     InvalidCodeError,
     KioskError,
-    UnknownAccountError,
+    NoAuthenticatorError,
+    report_unexpected,
 )
-from kiosk.launch import (
+from kiosk.runtime import (
     EXIT_REFUSED,
     Context,
     config_path,
     exit_on_failure,
     fail,
-    launch,
     one_line,
-    report_unexpected,
+    run_kiosk,
     session_source,
 )
 
@@ -92,7 +94,7 @@ def cli(click_ctx: click.Context, config: str | None) -> None:
 @handle_errors
 def run(ctx: Context, mode: str | None) -> None:
     """Run the kiosk full-screen in this terminal (the default command)."""
-    launch(ctx, mode or ctx.settings.kiosk.mode)
+    run_kiosk(ctx, mode or ctx.settings.kiosk.mode)
 
 
 @cli.command()
@@ -109,12 +111,12 @@ def demo(ctx: Context, mode: str, reset_mfa: bool, no_launch: bool) -> None:
     service = ctx.service()
     password = "-".join(secrets.token_hex(2) for _ in range(3))
     try:
-        service.add_user(DEMO_EMAIL, password, source="demo")
+        service.accounts.add_user(DEMO_EMAIL, password, source="demo")
     except AccountExistsError:
-        service.set_password(DEMO_EMAIL, password, source="demo")
+        service.accounts.set_password(DEMO_EMAIL, password, source="demo")
     if reset_mfa:
-        service.reset_mfa(DEMO_EMAIL, source="demo")
-    enrolled = next(u for u in service.iter_users() if u.email == DEMO_EMAIL).enrolled
+        service.accounts.reset_mfa(DEMO_EMAIL, source="demo")
+    enrolled = service.accounts.summary(DEMO_EMAIL).enrolled
     click.echo(f"Database: {ctx.settings.database_url}")
     click.echo(f"Demo account:  {DEMO_EMAIL}")
     click.echo(f"Password:      {password}")
@@ -123,7 +125,7 @@ def demo(ctx: Context, mode: str, reset_mfa: bool, no_launch: bool) -> None:
     if no_launch:
         return
     hint = f"Demo account: {DEMO_EMAIL}   password: {password}"
-    launch(ctx, mode, demo_hint=hint)
+    run_kiosk(ctx, mode, demo_hint=hint)
 
 
 @cli.command()
@@ -175,7 +177,7 @@ def users_add(ctx: Context, email: str, password_stdin: bool) -> None:
         password = _read_password_stdin()
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    added = ctx.service().add_user(email, password, source=f"admin:{session_source()}")
+    added = ctx.service().accounts.add_user(email, password, source=f"admin:{session_source()}")
     click.echo(f"added {added}")
 
 
@@ -187,11 +189,11 @@ def users_add(ctx: Context, email: str, password_stdin: bool) -> None:
 def users_set_password(ctx: Context, email: str, password_stdin: bool) -> None:
     """Set a new password for an account."""
     service = ctx.service()
-    service._admin_account(email)
+    service.accounts.find(email)
     password = _read_password_stdin() if password_stdin else click.prompt(
         "New password", hide_input=True, confirmation_prompt=True
     )
-    changed = service.set_password(email, password, source=f"admin:{session_source()}")
+    changed = service.accounts.set_password(email, password, source=f"admin:{session_source()}")
     click.echo(f"password changed for {changed}")
 
 
@@ -222,7 +224,7 @@ def users_import(ctx: Context, csv_file: str) -> None:
             bad += 1
             continue
         try:
-            service.add_user(row[0], row[1], source=source)
+            service.accounts.add_user(row[0], row[1], source=source)
             added += 1
         except KioskError as exc:
             click.echo(f"line {number}: {one_line(str(exc))}", err=True)
@@ -251,9 +253,7 @@ def _csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
 @handle_errors
 def users_list(ctx: Context, as_json: bool) -> None:
     """List accounts: enrolled, locked, last sign-in."""
-    rows = ctx.service().iter_users()  # first: it loads the settings, then peewee
-    from kiosk.core.service import summary_as_json
-
+    rows = ctx.service().accounts.iter_users()
     out = click.get_text_stream("stdout")
     if as_json:
         # Streamed: one object at a time, never the whole list in memory.
@@ -270,13 +270,30 @@ def users_list(ctx: Context, as_json: bool) -> None:
         out.write(f"{user.email:40} {enrolled!s:20} {locked:8} {data['last_sign_in'] or '-'}\n")
 
 
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.replace(microsecond=0).isoformat() + "Z"
+
+
+def summary_as_json(user: UserSummary) -> dict[str, object]:
+    """One `users list --json` object (UTC times in ISO 8601 with Z)."""
+    return {
+        "email": user.email,
+        "enrolled": user.enrolled,
+        "enrolled_at": _iso(user.enrolled_at),
+        "locked": user.locked,
+        "locked_until": _iso(user.locked_until),
+        "last_sign_in": _iso(user.last_sign_in),
+        "created_at": _iso(user.created_at),
+    }
+
+
 def _email_command(name: str, method: str, verb: str, doc: str) -> None:
     @users.command(name, help=doc)
     @click.argument("email")
     @pass_ctx
     @handle_errors
     def command(ctx: Context, email: str) -> None:
-        done = getattr(ctx.service(), method)(email, source=f"admin:{session_source()}")
+        done = getattr(ctx.service().accounts, method)(email, source=f"admin:{session_source()}")
         click.echo(f"{verb} {done}")
 
 
@@ -350,8 +367,9 @@ def verify(ctx: Context, email: str) -> None:
     try:
         code = sys.stdin.readline(128)
         service = ctx.service()
-        service.verify_for_external(email, code, source=f"verify:{session_source()}")
-    except (InvalidCodeError, AccountLockedError, UnknownAccountError) as exc:
+        service.factors.verify_for_external(email, code, source=f"verify:{session_source()}")
+    except (InvalidCodeError, AccountLockedError, AttemptsInFlightError,
+            NoAuthenticatorError) as exc:
         click.echo(f"kiosk: refused: {one_line(str(exc))}", err=True)
         sys.exit(EXIT_REFUSED)
     except KioskError as exc:
@@ -401,7 +419,7 @@ def keys() -> None:
 @handle_errors
 def keys_rotate(ctx: Context) -> None:
     """Re-encrypt every TOTP secret under a new key version."""
-    version = ctx.service().rotate_keys(source=f"admin:{session_source()}")
+    version = ctx.service().keys.rotate(source=f"admin:{session_source()}")
     click.echo(
         f"every secret now uses key version {version}; retire old keys with `kiosk keys retire`"
     )
@@ -412,7 +430,7 @@ def keys_rotate(ctx: Context) -> None:
 @handle_errors
 def keys_retire(ctx: Context) -> None:
     """Remove key versions that no stored secret uses any more."""
-    retired = ctx.service().retire_unused_keys()
+    retired = ctx.service().keys.retire_unused()
     if retired:
         click.echo(f"retired key version(s): {', '.join(map(str, retired))}")
     else:

@@ -6,7 +6,11 @@ sentences, optionally with an email address, a file path or a time.
 
 from __future__ import annotations
 
+import logging
+import uuid
 from datetime import datetime
+
+log = logging.getLogger("kiosk")
 
 
 class KioskError(Exception):
@@ -52,6 +56,13 @@ class UnknownAccountError(KioskError):
     """Admin side only: there is no such account. Never raised to a person signing in."""
 
 
+class NoAuthenticatorError(KioskError):
+    """`kiosk verify`: the same refusal for an unknown email and an account without an app."""
+
+    def __init__(self) -> None:
+        super().__init__("no account with an authenticator app for that email")
+
+
 class AuthenticationFailed(KioskError):
     """Wrong email or password. One message for every cause, so it tells an attacker nothing."""
 
@@ -68,6 +79,16 @@ class AccountLockedError(KioskError):
         super().__init__(
             f"Too many failed attempts. For your security, try again after {when}, "
             "or ask IT to unlock your account."
+        )
+
+
+class AttemptsInFlightError(KioskError):
+    """As many attempts as the lock allows are being checked right now for this email."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Too many sign-in attempts for this account are being checked right now. "
+            "Wait a minute, then try again."
         )
 
 
@@ -92,3 +113,14 @@ class RecoveryCodeNotSavedError(FlowError):
 
 class ConcurrentChangeError(KioskError):
     """The account changed under this session (another terminal, or an admin)."""
+
+
+def report_unexpected(exc: BaseException) -> str:
+    """Log an unexpected error with a short reference and return the reference.
+
+    Only the log gets the traceback (the log is private; frames hold no locals there); the
+    person or admin gets the reference, on one line.
+    """
+    reference = uuid.uuid4().hex[:8].upper()
+    log.error("unexpected error, reference %s", reference, exc_info=exc)
+    return reference

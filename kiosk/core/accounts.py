@@ -1,4 +1,4 @@
-"""Accounts: email normalisation, argon2id password hashing, and the attempt throttle."""
+"""Accounts: email normalisation, the password policy, and argon2id hashing."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, TypeVar
 
-from kiosk.errors import AccountLockedError, InvalidEmailError, PasswordPolicyError
+from kiosk.core.limits import INVALID_EMAIL_MESSAGE, MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH
+from kiosk.errors import InvalidEmailError, PasswordPolicyError
 
 if TYPE_CHECKING:
     from argon2 import PasswordHasher
@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-MAX_EMAIL_LENGTH = 254
-MAX_PASSWORD_LENGTH = 1024
 ARGON2_HASH_BYTES = 32  # argon2-cffi's defaults, stated so that `dummy_hash` matches them
 ARGON2_SALT_BYTES = 16
 _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
@@ -36,7 +34,7 @@ def normalize_email(raw: str) -> str:
         or any(unicodedata.category(ch)[0] in "CZ" for ch in email)  # controls, spaces
         or not _EMAIL_RE.fullmatch(email)
     ):
-        raise InvalidEmailError("Enter a valid email address, like name@example.com.")
+        raise InvalidEmailError(INVALID_EMAIL_MESSAGE)
     return email
 
 
@@ -90,13 +88,13 @@ class Hasher:
             type=Type.ID,
         )
 
-    @cached_property
-    def dummy_hash(self) -> str:
-        """A hash of nothing anyone knows: verifying against it costs what a real verify costs.
+    def stand_in_hash(self, memory_cost: int, time_cost: int, parallelism: int) -> str:
+        """A hash of nothing anyone knows: verifying against it costs what verifying a real
+        hash with these parameters costs.
 
-        Encoded from random salt and tag with this hasher's parameters rather than computed: a
-        verify derives the tag again at full cost whatever the stored tag is, so it costs the
-        same, while making it costs no argon2 run (nor its memory) when a session starts.
+        Encoded from random salt and tag rather than computed: a verify derives the tag again
+        at full cost whatever the stored tag is, so it costs the same, while making it costs no
+        argon2 run (nor its memory).
         """
         import base64
         import secrets
@@ -107,7 +105,7 @@ class Hasher:
         salt = secrets.token_bytes(ARGON2_SALT_BYTES)
         tag = secrets.token_bytes(ARGON2_HASH_BYTES)
         return (
-            f"$argon2id$v=19$m={self.memory_cost},t={self.time_cost},p={self.parallelism}"
+            f"$argon2id$v=19$m={memory_cost},t={time_cost},p={parallelism}"
             f"${b64(salt)}${b64(tag)}"
         )
 
@@ -131,22 +129,3 @@ class Hasher:
             return self._hasher.check_needs_rehash(stored_hash)
         except (InvalidHashError, ValueError):
             return True
-
-    def burn(self) -> None:
-        """Spend one verify's worth of time, for paths that must cost the same as a real check."""
-        self.verify(self.dummy_hash, "-")
-
-
-@dataclass(frozen=True)
-class ThrottlePolicy:
-    max_failures: int = 5
-    lockout: timedelta = timedelta(minutes=15)
-
-    def locked_until_after(self, failures: int, now: datetime) -> datetime | None:
-        """When a run of `failures` consecutive failures ends in a lock, until when it lasts."""
-        return now + self.lockout if failures >= self.max_failures else None
-
-
-def raise_if_locked(locked_until: datetime | None, now: datetime) -> None:
-    if locked_until is not None and locked_until > now:
-        raise AccountLockedError(locked_until)

@@ -23,7 +23,7 @@ import peewee as pw
 from kiosk.errors import SchemaTooNewError, StorageError
 from kiosk.store.models import ALL_MODELS, Meta, database_proxy
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _PG_MIGRATION_LOCK = 0x6B696F73  # "kios": advisory lock id serialising migrations on PostgreSQL
 
@@ -207,8 +207,18 @@ def _migration_1(db: pw.Database) -> None:
     db.create_tables(ALL_MODELS, safe=True)
 
 
+def _migration_2(db: pw.Database) -> None:
+    """The throttle is named by keyed hashes, counts attempts in flight and expires. Its rows
+    are short-lived counters, so the old table (emails in clear) is dropped, not converted:
+    an upgrade ends the locks in force at that moment."""
+    from kiosk.store.models import Throttle
+
+    db.execute_sql(f"DROP TABLE IF EXISTS {Throttle._meta.table_name}")
+    db.create_tables([Throttle])
+
+
 # Each migration takes the schema from version N-1 to N, inside one transaction.
-MIGRATIONS: dict[int, Callable[[pw.Database], None]] = {1: _migration_1}
+MIGRATIONS: dict[int, Callable[[pw.Database], None]] = {1: _migration_1, 2: _migration_2}
 
 
 def upgrade_schema(db: pw.Database) -> int:

@@ -39,8 +39,9 @@ class Account(BaseModel):
     password_hash = pw.CharField(max_length=255)
     created_at = pw.DateTimeField(default=utcnow)
     last_sign_in_at = pw.DateTimeField(null=True)
-    # Bumped by every change to the account's second factor; activation is a compare-and-set on it,
-    # so two terminals enrolling the same account cannot both win.
+    # Bumped by every change to how the account signs in (password, authenticator, reset): every
+    # session's closing write is a compare-and-set on it, so two terminals enrolling the same
+    # account cannot both win, and no flow begun before an admin change can finish after it.
     mfa_version = pw.IntegerField(default=0)
 
 
@@ -69,15 +70,24 @@ class RecoveryCode(BaseModel):
 
 
 class Throttle(BaseModel):
-    """Consecutive failures per normalised email, for known and unknown emails alike.
+    """Attempts at one email's secrets, for known and unknown emails alike.
 
-    Keyed by email rather than account so that a locked message tells an attacker nothing about
-    whether the account exists. Shared through the database: it holds across processes and hosts.
+    Named by a keyed hash of the normalised email (`KeyStore.throttle_key`), never the typed
+    text: people type passwords into the email field. Keyed by email rather than account so a
+    lock tells an attacker nothing about whether the account exists; shared through the
+    database, so it holds across processes and hosts. `pending` counts attempts reserved and
+    being checked right now; a row is forgotten once `expires_at` has passed.
     """
 
-    email = pw.CharField(primary_key=True, max_length=254)
+    key = pw.CharField(primary_key=True, max_length=64)
+    # The account when the email is known (for `users list`); no foreign key: a row may be
+    # written for an account removed a moment earlier by an admin.
+    account_id = pw.IntegerField(null=True, index=True)
     failures = pw.IntegerField(default=0)
+    pending = pw.IntegerField(default=0)
+    pending_since = pw.DateTimeField(null=True)
     locked_until = pw.DateTimeField(null=True)
+    expires_at = pw.DateTimeField(index=True)
 
 
 class AuditEvent(BaseModel):

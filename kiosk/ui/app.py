@@ -14,6 +14,7 @@ import io
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -25,15 +26,14 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Input
 
+from kiosk.core.flow import AuthFlow
 from kiosk.core.steps import Step
-from kiosk.errors import KioskError
+from kiosk.errors import KioskError, log, report_unexpected
 from kiosk.ui.screens.base import StepScreen
 from kiosk.ui.widgets.status import IdleWarning
 
 if TYPE_CHECKING:
-    from kiosk.core.deferred import DeferredService
-    from kiosk.core.enrollment import AuthFlow
-    from kiosk.core.service import KioskService
+    from kiosk.core.flow import ServiceSource
 
 # Screens are imported when first shown: Sign in alone is on the way to the first paint.
 SCREEN_FOR_STEP: dict[Step, str] = {
@@ -119,7 +119,16 @@ class FlowCrashed(Message):
         self.error = error
 
 
-class KioskApp(App[None]):
+@dataclass(frozen=True)
+class Outcome:
+    """How the app ended, for the one line the `kiosk` command prints (nothing when it is
+    all None: a normal end)."""
+
+    startup_error: str | None = None  # the store could not be opened
+    crash_reference: str | None = None  # something unexpected happened; logged with this
+
+
+class KioskApp(App[Outcome]):
     """The kiosk: `mode` "kiosk" never quits and wipes itself; "ssh" ends the session instead."""
 
     ENABLE_COMMAND_PALETTE = False
@@ -142,7 +151,7 @@ class KioskApp(App[None]):
 
     def __init__(
         self,
-        service: KioskService | DeferredService,
+        service: ServiceSource,
         *,
         mode: str,
         source: str,
@@ -159,14 +168,13 @@ class KioskApp(App[None]):
         self.source = source
         self.demo_hint = demo_hint
         self.organization = self.settings.kiosk.organization
-        self.crash_reference: str | None = None
-        self.startup_error: str | None = None  # the store could not be opened: the CLI says why
+        self.crash_reference: str | None = None  # set when the calm error screen was shown
         # Textual prints an error it catches itself (e.g. while building a screen) as a traceback
         # with local variables, which may hold a password or a secret. Nothing of it may reach
         # the person or the log: it goes to a private sink, and only its type is logged.
         self._error_sink = io.StringIO()
         self.error_console = Console(file=self._error_sink, markup=False, highlight=False)
-        self.flow: AuthFlow = service.new_flow(source)
+        self.flow: AuthFlow = AuthFlow(service, source)
         self.idle_timeout = float(self.settings.kiosk.idle_timeout)
         self.signed_in_timeout = float(self.settings.kiosk.signed_in_timeout)
         # Checked often enough that short test timeouts work, at most once a second.
@@ -190,14 +198,13 @@ class KioskApp(App[None]):
         self.set_interval(self.idle_check_interval, self.check_idle_timeout)
         if self._after_first_paint is not None:
             self.call_after_refresh(self._after_first_paint)
-        if getattr(self.service, "is_open", True) is False:
-            self.call_after_refresh(self._open_service)
+        self.call_after_refresh(self._open_service)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="open")
     def _open_service(self) -> None:
         """Open the store after the first paint, so Sign in shows without waiting for it."""
         try:
-            self.service.open()  # type: ignore[union-attr]  # a DeferredService here
+            self.service.ready()
         except KioskError as exc:
             self.call_from_thread(self._stop_on_startup_error, str(exc))
         except Exception as exc:  # noqa: BLE001 - shown as the calm error screen
@@ -205,8 +212,7 @@ class KioskApp(App[None]):
 
     def _stop_on_startup_error(self, message: str) -> None:
         """A kiosk that cannot reach its store can do nothing: stop, and let the CLI say why."""
-        self.startup_error = message
-        self.exit(return_code=2)
+        self.exit(Outcome(startup_error=message), return_code=2)
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, _ACTIVITY_EVENTS):
@@ -253,7 +259,7 @@ class KioskApp(App[None]):
             self._clipboard_holds_secret = False
         self.flow.reset()
         if self._busy:
-            self.flow = self.service.new_flow(self.source)
+            self.flow = AuthFlow(self.service, self.source)
         self._busy = False
         self.note_activity()
 
@@ -261,7 +267,7 @@ class KioskApp(App[None]):
         """The person is done or gone: the next person's Sign in (kiosk), or the end (ssh)."""
         if self.mode == "ssh":
             self.wipe()
-            self.exit(return_code=0)
+            self.exit(Outcome(crash_reference=self.crash_reference))
         else:
             self.wipe()
             self.show_step()
@@ -320,7 +326,6 @@ class KioskApp(App[None]):
 
     def show_crash(self, error: BaseException) -> None:
         """Log with a short reference (no secret: the flow's state is not logged), wipe, explain."""
-        from kiosk.launch import report_unexpected
         from kiosk.ui.screens.error import ErrorScreen
 
         reference = report_unexpected(error)
@@ -328,11 +333,15 @@ class KioskApp(App[None]):
         self.wipe()
         self._show(ErrorScreen(reference))
 
-    def unhandled_error_type(self) -> str | None:
-        """The exception type of an error Textual handled itself (None if there was none)."""
+    def outcome_after_unhandled_error(self) -> Outcome:
+        """The outcome when Textual stopped the app on an error it caught itself (its `run()`
+        then returns no result): logged with a reference and the exception's type only, as the
+        traceback Textual printed (to a private sink) may show local variables."""
         text = self._error_sink.getvalue()
         names = _EXCEPTION_LINE.findall(text)
-        return names[-1][:80] if names else ("error" if text.strip() else None)
+        error_type = names[-1][:80] if names else ("error" if text.strip() else "no result")
+        reference = self.crash_reference or report_unexpected_type(error_type)
+        return Outcome(crash_reference=reference)
 
     def go_back(self) -> None:
         """Escape: one step back in the flow (never past Sign in); the core forgets what it must."""
@@ -384,3 +393,12 @@ class KioskApp(App[None]):
 
     def action_ignore_key(self) -> None:
         """ctrl+\\ and ctrl+z: never suspend or kill the kiosk."""
+
+
+def report_unexpected_type(error_type: str) -> str:
+    """Log that the app stopped on an error of `error_type`, with a new reference."""
+    import uuid
+
+    reference = uuid.uuid4().hex[:8].upper()
+    log.error("the app stopped on %s, reference %s", error_type, reference)
+    return reference

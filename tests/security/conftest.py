@@ -29,7 +29,7 @@ PASSWORD = "correct horse battery"
 def mp_context() -> mp.context.BaseContext:
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(
-        ["kiosk.core.service", "kiosk.core.enrollment", "tests.security.workers", "pyotp", "argon2"]
+        ["kiosk.core.service", "kiosk.core.flow", "tests.security.workers", "pyotp", "argon2"]
     )
     return ctx
 

@@ -19,7 +19,7 @@ import pyotp
 import pytest
 
 from kiosk.core.accounts import Hasher
-from kiosk.core.enrollment import Method, Step
+from kiosk.core.flow import AuthFlow, Method, Step
 from kiosk.core.service import KioskService
 from kiosk.errors import AccountLockedError, AuthenticationFailed, KioskError
 from tests.conftest import make_settings, write_config
@@ -59,12 +59,12 @@ def test_every_sign_in_path_costs_one_argon2_verify(
 ) -> None:
     settings = make_settings(tmp_path, sqlite_url)
     setup = KioskService.open(settings)
-    setup.add_user("known@example.com", PASSWORD)
+    setup.accounts.add_user("known@example.com", PASSWORD)
     if case.startswith("locked"):
         for email in ("known@example.com", "ghost@example.com"):
             for _ in range(settings.security.max_failed_attempts):
                 with pytest.raises(KioskError):
-                    setup.check_password(email, "wrong password!", source="t")
+                    setup.factors.check_password(email, "wrong password!", source="t")
     setup.close()
     email, password = {
         "unknown email": ("ghost@example.com", PASSWORD),
@@ -77,7 +77,7 @@ def test_every_sign_in_path_costs_one_argon2_verify(
     }[case]
 
     service = _fresh_service(settings)  # as an SSH session would start: a new process
-    flow = service.new_flow("t")        # the kiosk shows Sign in before anyone types
+    flow = AuthFlow(service, "t")        # the kiosk shows Sign in before anyone types
     argon2_calls.clear()
     try:
         flow.submit_password(email, password)
@@ -96,12 +96,12 @@ def test_every_sign_in_path_costs_one_argon2_verify(
 def test_unknown_and_wrong_share_one_message(tmp_path: Path, sqlite_url: str) -> None:
     settings = make_settings(tmp_path, sqlite_url)
     service = KioskService.open(settings)
-    service.add_user("known@example.com", PASSWORD)
+    service.accounts.add_user("known@example.com", PASSWORD)
     messages = set()
     for email, password in (("ghost@example.com", PASSWORD), ("known@example.com", "nope nope"),
                             ("bad", "x")):
         with pytest.raises(AuthenticationFailed) as caught:
-            service.new_flow("t").submit_password(email, password)
+            AuthFlow(service, "t").submit_password(email, password)
         messages.add(str(caught.value))
     assert len(messages) == 1
     # Locked: the same words whether or not the account exists.
@@ -109,9 +109,9 @@ def test_unknown_and_wrong_share_one_message(tmp_path: Path, sqlite_url: str) ->
     for email in ("known@example.com", "ghost@example.com"):
         for _ in range(5):
             with pytest.raises(KioskError):
-                service.check_password(email, "nope nope", source="t")
+                service.factors.check_password(email, "nope nope", source="t")
         with pytest.raises(AccountLockedError) as caught:
-            service.check_password(email, PASSWORD, source="t")
+            service.factors.check_password(email, PASSWORD, source="t")
         locked.add(re.sub(r"\d\d:\d\d", "HH:MM", str(caught.value)))
     assert len(locked) == 1
     service.close()
@@ -125,23 +125,23 @@ def test_lockout_cannot_be_dodged_by_case_or_spaces(tmp_path: Path, sqlite_url: 
     """Failures of every factor, from several sessions, under every spelling, share one count."""
     settings = make_settings(tmp_path, sqlite_url)
     service = KioskService.open(settings)
-    service.add_user("victim@example.com", PASSWORD)
+    service.accounts.add_user("victim@example.com", PASSWORD)
     secret, _ = workers.enroll_through_flow(service, "victim@example.com", PASSWORD)
     # 2 wrong passwords, 2 wrong codes, 1 wrong recovery code, each from a new session and with
     # a different spelling of the email: the fifth failure locks.
     failures = 0
     for spelling in SPELLINGS[:2]:
         with pytest.raises(AuthenticationFailed):
-            service.new_flow("t").submit_password(spelling, "wrong password")
+            AuthFlow(service, "t").submit_password(spelling, "wrong password")
         failures += 1
     wrong = f"{(int(pyotp.TOTP(secret).now()) + 1) % 1_000_000:06d}"
     for spelling in SPELLINGS[2:4]:
-        flow = service.new_flow("t")
+        flow = AuthFlow(service, "t")
         flow.submit_password(spelling, PASSWORD)
         with pytest.raises(KioskError):
             flow.submit_code(wrong)
         failures += 1
-    flow = service.new_flow("t")
+    flow = AuthFlow(service, "t")
     flow.submit_password(SPELLINGS[4], PASSWORD)
     flow.use_recovery_code()
     with pytest.raises(AccountLockedError):
@@ -150,7 +150,7 @@ def test_lockout_cannot_be_dodged_by_case_or_spaces(tmp_path: Path, sqlite_url: 
     assert failures == settings.security.max_failed_attempts
     for spelling in SPELLINGS:
         with pytest.raises(AccountLockedError):
-            service.new_flow("t").submit_password(spelling, PASSWORD)
+            AuthFlow(service, "t").submit_password(spelling, PASSWORD)
     service.close()
 
 
@@ -237,7 +237,7 @@ def test_no_secret_anywhere_after_a_full_set_of_flows(tmp_path: Path, sqlite_url
     # Enrollment, with a wrong setup code first.
     account_secrets = {}
     for email, pw in (("alice@example.com", pw_alice), ("bob@example.com", pw_bob)):
-        flow = service.new_flow("ssh:192.0.2.1")
+        flow = AuthFlow(service, "ssh:192.0.2.1")
         flow.submit_password(email, pw)
         flow.start_setup()
         flow.choose_method(Method.AUTHENTICATOR_APP)
@@ -255,18 +255,18 @@ def test_no_secret_anywhere_after_a_full_set_of_flows(tmp_path: Path, sqlite_url
     # Sign in, a wrong code, a replay.
     tick()
     secret = account_secrets["alice@example.com"]
-    flow = service.new_flow("ssh:192.0.2.1")
+    flow = AuthFlow(service, "ssh:192.0.2.1")
     flow.submit_password("alice@example.com", pw_alice)
     code = c.code(pyotp.TOTP(secret).at(clock["now"]))
     assert flow.submit_code(code) == Step.SIGNED_IN
-    flow = service.new_flow("ssh:192.0.2.1")
+    flow = AuthFlow(service, "ssh:192.0.2.1")
     flow.submit_password("alice@example.com", pw_alice)
     for attempt in (code, c.code(f"{(int(code) + 3) % 1_000_000:06d}")):
         with pytest.raises(KioskError) as caught:
             flow.submit_code(attempt)
         c.error(caught.value)
     # Recovery with Bob's code, then a new device.
-    bob_flow = service.new_flow("tty:/dev/tty1")
+    bob_flow = AuthFlow(service, "tty:/dev/tty1")
     bob_flow.submit_password("bob@example.com", pw_bob)
     bob_flow.use_recovery_code()
     with pytest.raises(KioskError) as caught:
@@ -293,7 +293,7 @@ def test_no_secret_anywhere_after_a_full_set_of_flows(tmp_path: Path, sqlite_url
     # Lockout of carol with wrong passwords (each a secret: what a person typed).
     for i in range(4):
         with pytest.raises(KioskError) as caught:
-            service.new_flow("t").submit_password("carol@example.com", c.secret(f"Guess-{i}-x9z"))
+            AuthFlow(service, "t").submit_password("carol@example.com", c.secret(f"Guess-{i}-x9z"))
         c.error(caught.value)
     service.close()
 
@@ -348,7 +348,7 @@ def test_files_are_private_to_the_kiosk_user(tmp_path: Path) -> None:
                    input=PASSWORD + "\n", text=True, check=True, cwd=tmp_path,
                    env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
     service = KioskService.open(settings)  # keep a connection open: the WAL and SHM exist
-    service.add_user("b@example.com", PASSWORD)
+    service.accounts.add_user("b@example.com", PASSWORD)
     try:
         paths = [tmp_path / n for n in ("kiosk.db", "kiosk.key", "kiosk.db-wal", "kiosk.db-shm")]
         subprocess.run([*env_umask, *base, "users", "reset-mfa", "nobody@example.com"],

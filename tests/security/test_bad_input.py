@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from kiosk.config import load_settings
 from kiosk.core import recovery, totp
-from kiosk.core.enrollment import Method, Step
+from kiosk.core.flow import AuthFlow, Method, Step
 from kiosk.core.service import KioskService
 from kiosk.errors import AccountLockedError, AuthenticationFailed, KioskError
 from kiosk.store.models import Throttle
@@ -86,9 +86,9 @@ def world(tmp_path: Path, sqlite_url: str) -> Iterator[dict]:
     base = make_settings(tmp_path, sqlite_url)
     cfg = replace(base, security=replace(base.security, max_failed_attempts=100))
     service = KioskService.open(cfg)
-    service.add_user("enrolled@example.com", PASSWORD)
+    service.accounts.add_user("enrolled@example.com", PASSWORD)
     secret, recovery_code = workers.enroll_through_flow(service, "enrolled@example.com", PASSWORD)
-    service.add_user("fresh@example.com", PASSWORD)
+    service.accounts.add_user("fresh@example.com", PASSWORD)
     yield {
         "service": service,
         "secret": secret,
@@ -112,7 +112,7 @@ def _unlock_all() -> None:
 def test_sign_in_fields(world: dict, email: str, password: str) -> None:
     service: KioskService = world["service"]
     before = dump_tables(world["url"])
-    flow = service.new_flow("fuzz")
+    flow = AuthFlow(service, "fuzz")
     try:
         step = flow.submit_password(email, password)
     except (AuthenticationFailed, AccountLockedError) as exc:
@@ -132,7 +132,7 @@ def test_sign_in_fields(world: dict, email: str, password: str) -> None:
 def test_six_digit_code_field(world: dict, raw: str) -> None:
     service: KioskService = world["service"]
     before = dump_tables(world["url"])
-    flow = service.new_flow("fuzz")
+    flow = AuthFlow(service, "fuzz")
     flow.submit_password("enrolled@example.com", PASSWORD)
     right = pyotp.TOTP(world["secret"]).now()
     try:
@@ -152,7 +152,7 @@ def test_six_digit_code_field(world: dict, raw: str) -> None:
 def test_setup_code_field(world: dict, raw: str) -> None:
     service: KioskService = world["service"]
     before = dump_tables(world["url"])
-    flow = service.new_flow("fuzz")
+    flow = AuthFlow(service, "fuzz")
     flow.submit_password("fresh@example.com", PASSWORD)
     flow.start_setup()
     flow.choose_method(Method.AUTHENTICATOR_APP)
@@ -174,7 +174,7 @@ def test_setup_code_field(world: dict, raw: str) -> None:
 def test_recovery_code_field(world: dict, raw: str) -> None:
     service: KioskService = world["service"]
     before = dump_tables(world["url"])
-    flow = service.new_flow("fuzz")
+    flow = AuthFlow(service, "fuzz")
     flow.submit_password("enrolled@example.com", PASSWORD)
     flow.use_recovery_code()
     try:
@@ -191,7 +191,7 @@ def test_recovery_code_field(world: dict, raw: str) -> None:
 def test_right_answers_still_work(world: dict) -> None:
     """The control: the fuzzed fields accept the real values in their documented spellings."""
     service: KioskService = world["service"]
-    flow = service.new_flow("fuzz")
+    flow = AuthFlow(service, "fuzz")
     assert flow.submit_password("  Enrolled@EXAMPLE.com ", PASSWORD) == Step.ENTER_CODE
     flow.use_recovery_code()
     sloppy = world["recovery"].lower().replace("-", " ").replace("0", "o").replace("1", "l")
@@ -353,7 +353,7 @@ def test_cli_arguments(tmp_path: Path, sqlite_url: str) -> None:
     settings_ = make_settings(tmp_path, sqlite_url)
     config = write_config(tmp_path / "config.toml", settings_)
     service = KioskService.open(settings_)
-    service.add_user("enrolled@example.com", PASSWORD)
+    service.accounts.add_user("enrolled@example.com", PASSWORD)
     workers.enroll_through_flow(service, "enrolled@example.com", PASSWORD)
     service.close()
     before = dump_tables(sqlite_url)

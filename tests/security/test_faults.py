@@ -17,7 +17,7 @@ from pathlib import Path
 import pyotp
 import pytest
 
-from kiosk.core.enrollment import Method, Step
+from kiosk.core.flow import AuthFlow, Method, Step
 from kiosk.core.service import KioskService
 from kiosk.errors import StorageError
 from tests.conftest import make_settings, write_config
@@ -69,9 +69,9 @@ def _setup(base: Path) -> tuple[Path, str, str]:
     settings = make_settings(base, url)
     config = write_config(base / "config.toml", settings)
     service = KioskService.open(settings)
-    service.add_user("enrolled@example.com", PASSWORD)
+    service.accounts.add_user("enrolled@example.com", PASSWORD)
     secret, _ = workers.enroll_through_flow(service, "enrolled@example.com", PASSWORD)
-    service.add_user("fresh@example.com", PASSWORD)
+    service.accounts.add_user("fresh@example.com", PASSWORD)
     service.close()
     return config, url, secret
 
@@ -125,7 +125,7 @@ def test_full_disk_at_activation_then_retry(tmp_path: Path) -> None:
         _, url, _ = _setup(base)
         settings = make_settings(base, url)
         service = KioskService.open(settings)
-        flow = service.new_flow("test")
+        flow = AuthFlow(service, "test")
         assert flow.submit_password("fresh@example.com", PASSWORD) == Step.MFA_REQUIRED
         flow.start_setup()
         pending = flow.choose_method(Method.AUTHENTICATOR_APP)
@@ -151,8 +151,8 @@ def test_database_deleted_mid_run(tmp_path: Path, sqlite_url: str) -> None:
     is silently put in its place."""
     settings = make_settings(tmp_path, sqlite_url)
     service = KioskService.open(settings)
-    service.add_user("fresh@example.com", PASSWORD)
-    flow = service.new_flow("test")
+    service.accounts.add_user("fresh@example.com", PASSWORD)
+    flow = AuthFlow(service, "test")
     flow.submit_password("fresh@example.com", PASSWORD)
     flow.start_setup()
     pending = flow.choose_method(Method.AUTHENTICATOR_APP)
@@ -164,7 +164,7 @@ def test_database_deleted_mid_run(tmp_path: Path, sqlite_url: str) -> None:
         flow.finish_enrollment(saved=True)
     assert "removed" in str(caught.value) and str(caught.value).isprintable()
     with pytest.raises(StorageError):
-        service.add_user("other@example.com", PASSWORD)
+        service.accounts.add_user("other@example.com", PASSWORD)
     service.close()
     assert not (tmp_path / "kiosk.db").exists() or (tmp_path / "kiosk.db").stat().st_size == 0
 

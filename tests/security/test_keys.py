@@ -16,7 +16,7 @@ from tests.security.conftest import PASSWORD, assert_one_line_error, dump_tables
 
 
 def _enroll(service: KioskService, email: str) -> str:
-    service.add_user(email, PASSWORD)
+    service.accounts.add_user(email, PASSWORD)
     secret, _ = workers.enroll_through_flow(service, email, PASSWORD)
     return secret
 
@@ -24,7 +24,8 @@ def _enroll(service: KioskService, email: str) -> str:
 def _sign_in(settings, email: str, secret: str, offset: float) -> None:  # noqa: ANN001
     when = time.time() + offset
     service = KioskService.open(settings, clock=lambda: when)
-    service.check_code(service._admin_account(email), pyotp.TOTP(secret).at(when), source="t")
+    account = service.accounts.find(email)
+    service.factors.check_code(account, pyotp.TOTP(secret).at(when), source="t")
     service.close()
 
 
@@ -91,8 +92,8 @@ def test_running_kiosk_keeps_working_across_rotate_and_retire(
     # Sign-in with the already-running process, after the rotation and retirement.
     when = time.time() + 30
     running.clock = lambda: when
-    running.check_code(
-        running._admin_account("old@example.com"), pyotp.TOTP(old_secret).at(when), source="t"
+    running.factors.check_code(
+        running.accounts.find("old@example.com"), pyotp.TOTP(old_secret).at(when), source="t"
     )
     running.clock = time.time
     # A new enrollment by the running process, then a fresh process reads it.

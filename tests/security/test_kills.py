@@ -44,7 +44,7 @@ def _account_state(url: str, email: str) -> dict[str, object]:
 def test_sigkill_at_every_point_of_activation(tmp_path: Path, database_url: str) -> None:
     settings = make_settings(tmp_path, database_url)
     service = KioskService.open(settings)
-    service.add_user("probe@example.com", PASSWORD)
+    service.accounts.add_user("probe@example.com", PASSWORD)
     events = _events_of(
         workers.killed_enrollment_worker,
         (str(tmp_path), database_url, "probe@example.com", PASSWORD),
@@ -52,7 +52,7 @@ def test_sigkill_at_every_point_of_activation(tmp_path: Path, database_url: str)
     assert events[0] == "BEGIN" and events[-1] == "after COMMIT", events
     points = len(events)
     for k in range(points):
-        service.add_user(f"k{k}@example.com", PASSWORD)
+        service.accounts.add_user(f"k{k}@example.com", PASSWORD)
     service.close()
 
     outcomes = {"before": 0, "after": 0}
@@ -74,8 +74,8 @@ def test_sigkill_at_every_point_of_activation(tmp_path: Path, database_url: str)
             assert state["mfa_version"] == 1
             assert events[k] == "after COMMIT", (k, events[k])
             svc = KioskService.open(settings)
-            svc.check_code(
-                svc._admin_account(email), pyotp.TOTP(secret).at(time.time() + 30), source="test"
+            svc.factors.check_code(
+                svc.accounts.find(email), pyotp.TOTP(secret).at(time.time() + 30), source="test"
             )
             svc.close()
         else:
@@ -96,7 +96,7 @@ def test_sigkill_at_every_point_of_recovery_activation(tmp_path: Path, database_
     accounts = {}
     for name in ["probe"] + [f"r{k}" for k in range(16)]:
         email = f"{name}@example.com"
-        service.add_user(email, PASSWORD)
+        service.accounts.add_user(email, PASSWORD)
         accounts[email] = workers.enroll_through_flow(service, email, PASSWORD)
     service.close()
     events = _events_of(workers.killed_recovery_worker,
@@ -129,7 +129,7 @@ def test_sigkill_at_every_point_of_recovery_activation(tmp_path: Path, database_
         secret = (tmp_path / f"{email}.secret").read_text() if new_secret_works else old_secret
         when = time.time() + 30
         svc = KioskService.open(settings, clock=lambda when=when: when)
-        svc.check_code(svc._admin_account(email), pyotp.TOTP(secret).at(when), source="test")
+        svc.factors.check_code(svc.accounts.find(email), pyotp.TOTP(secret).at(when), source="test")
         svc.close()
     assert after_count == 1
 
@@ -139,7 +139,7 @@ def _enroll_some(settings, n: int) -> dict[str, str]:  # noqa: ANN001
     secrets = {}
     for i in range(n):
         email = f"rot{i}@example.com"
-        service.add_user(email, PASSWORD)
+        service.accounts.add_user(email, PASSWORD)
         secrets[email], _ = workers.enroll_through_flow(service, email, PASSWORD)
     service.close()
     return secrets
@@ -150,8 +150,8 @@ def _all_codes_verify(settings, secrets: dict[str, str], offset: float) -> None:
     when = time.time() + offset
     service = KioskService.open(settings, clock=lambda: when)
     for email, secret in secrets.items():
-        account = service._admin_account(email)
-        service.check_code(account, pyotp.TOTP(secret).at(when), source="test")
+        account = service.accounts.find(email)
+        service.factors.check_code(account, pyotp.TOTP(secret).at(when), source="test")
     service.close()
 
 
@@ -180,8 +180,8 @@ def test_sigkill_at_every_point_of_key_rotation(tmp_path: Path, sqlite_url: str)
         offset += 30.0
     # After all that, a clean rotation and retirement leave one key that reads everything.
     service = KioskService.open(settings)
-    version = service.rotate_keys()
-    retired = service.retire_unused_keys()
+    version = service.keys.rotate()
+    retired = service.keys.retire_unused()
     service.close()
     assert version not in retired and retired
     keyring, _ = load_keyring(settings.key_path, None, create=False)
@@ -199,6 +199,6 @@ def test_killed_rotation_then_retire_keeps_secrets(
     code, _ = run_child(workers.killed_rotation_worker, (str(tmp_path), sqlite_url, kill_at))
     assert code == KILLED
     service = KioskService.open(settings)
-    service.retire_unused_keys()
+    service.keys.retire_unused()
     service.close()
     _all_codes_verify(settings, secrets, 30.0)

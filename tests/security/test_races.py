@@ -28,7 +28,7 @@ def test_fifty_sessions_enroll_fifty_accounts_at_once(tmp_path: Path, database_u
     service = KioskService.open(settings)
     emails = [f"crowd{i}@example.com" for i in range(CROWD)]
     for email in emails:
-        service.add_user(email, PASSWORD)
+        service.accounts.add_user(email, PASSWORD)
     service.close()
 
     results = run_children(
@@ -50,7 +50,7 @@ def test_fifty_sessions_enroll_fifty_accounts_at_once(tmp_path: Path, database_u
 
 def _enrolled_account(settings: Settings, email: str, clock: float) -> tuple[str, str]:
     service = KioskService.open(settings, clock=lambda: clock)
-    service.add_user(email, PASSWORD)
+    service.accounts.add_user(email, PASSWORD)
     secret, recovery_shown = workers.enroll_through_flow(service, email, PASSWORD)
     service.close()
     return secret, recovery_shown
@@ -106,8 +106,9 @@ def test_twenty_processes_racing_one_recovery_code_one_wins(
     assert after["account"][0][-1] == before["account"][0][-1] + 1
     # The winner's new device is the one that works.
     service = KioskService.open(settings)
-    account = service._admin_account("lost@example.com")
-    service.check_code(account, pyotp.TOTP(wins[0]["secret"]).at(time.time() + 30), source="test")
+    account = service.accounts.find("lost@example.com")
+    code = pyotp.TOTP(wins[0]["secret"]).at(time.time() + 30)
+    service.factors.check_code(account, code, source="test")
     service.close()
 
 
@@ -129,7 +130,7 @@ def test_lockout_holds_across_processes_and_spellings(
     max_failed_attempts (5) wrong passwords in total, every further try is refused unevaluated."""
     settings = make_settings(tmp_path, database_url)
     service = KioskService.open(settings)
-    service.add_user("victim@example.com", PASSWORD)
+    service.accounts.add_user("victim@example.com", PASSWORD)
     service.close()
     tries = 5
     results = run_children(
@@ -153,5 +154,5 @@ def test_lockout_holds_across_processes_and_spellings(
 
     for spelling in spellings:
         with pytest.raises(AccountLockedError):
-            service.check_password(spelling, PASSWORD, source="test")
+            service.factors.check_password(spelling, PASSWORD, source="test")
     service.close()

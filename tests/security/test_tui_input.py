@@ -68,7 +68,7 @@ def _assert_sane(app: KioskApp, screen_type: type) -> None:
 def tui_service(tmp_path: Path, sqlite_url: str) -> Any:
     settings = make_settings(tmp_path, sqlite_url)
     service = KioskService.open(settings)
-    service.add_user("enrolled@example.com", PASSWORD)
+    service.accounts.add_user("enrolled@example.com", PASSWORD)
     workers.enroll_through_flow(service, "enrolled@example.com", PASSWORD)
     yield service
     service.close()

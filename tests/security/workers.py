@@ -19,6 +19,7 @@ from typing import Any
 import pyotp
 
 from kiosk.config import Argon2Settings, DatabaseSettings, Settings
+from kiosk.core.flow import AuthFlow
 from kiosk.errors import KioskError
 
 FAST_ARGON2 = Argon2Settings(time_cost=1, memory_cost=8192, parallelism=1)
@@ -57,14 +58,14 @@ def _outcome(exc: BaseException) -> dict[str, Any]:
 
 def enroll_through_flow(service, email: str, password: str) -> tuple[str, str]:  # noqa: ANN001
     """The whole first-time flow; returns (secret, recovery code as shown)."""
-    from kiosk.core.enrollment import Method, Step
+    from kiosk.core.flow import Method, Step
 
-    flow = service.new_flow("test")
+    flow = AuthFlow(service, "test")
     assert flow.submit_password(email, password) == Step.MFA_REQUIRED
     flow.start_setup()
     pending = flow.choose_method(Method.AUTHENTICATOR_APP)
     flow.continue_to_code()
-    code = pyotp.TOTP(pending.secret).at(service.clock())
+    code = pyotp.TOTP(pending.secret).at(service.ctx.clock())
     shown = flow.verify_setup_code(code)
     assert flow.finish_enrollment(saved=True) == Step.SIGNED_IN
     return pending.secret, shown
@@ -96,11 +97,11 @@ def code_race_worker(
     queue: Any,
 ) -> None:
     """Sign in with the password, then submit the shared code at the same moment as the others."""
-    from kiosk.core.enrollment import Step
+    from kiosk.core.flow import Step
 
     try:
         service = open_service(base_dir, url, clock=clock, max_failed_attempts=100)
-        flow = service.new_flow(f"race-{os.getpid()}")
+        flow = AuthFlow(service, f"race-{os.getpid()}")
         assert flow.submit_password(email, password) == Step.ENTER_CODE
         barrier.wait(60)
         flow.submit_code(code)
@@ -114,11 +115,11 @@ def recovery_race_worker(
     base_dir: str, url: str, email: str, password: str, code: str, barrier: Barrier, queue: Any
 ) -> None:
     """Redeem the shared recovery code and enroll a new device, racing the others."""
-    from kiosk.core.enrollment import Method
+    from kiosk.core.flow import Method
 
     try:
         service = open_service(base_dir, url, max_failed_attempts=100)
-        flow = service.new_flow(f"race-{os.getpid()}")
+        flow = AuthFlow(service, f"race-{os.getpid()}")
         flow.submit_password(email, password)
         flow.use_recovery_code()
         barrier.wait(60)
@@ -144,7 +145,7 @@ def lockout_worker(
     result = {"failed": 0, "locked": 0, "other": []}
     for i in range(tries):
         try:
-            service.check_password(email, f"wrong-{os.getpid()}-{i}", source="lockout")
+            service.factors.check_password(email, f"wrong-{os.getpid()}-{i}", source="lockout")
             result["other"].append("ACCEPTED")
         except AuthenticationFailed:
             result["failed"] += 1
@@ -199,10 +200,10 @@ def killed_enrollment_worker(
 
     With `kill_at` past the last event the process finishes and reports the events it saw.
     """
-    from kiosk.core.enrollment import Method
+    from kiosk.core.flow import Method
 
     service = open_service(base_dir, url)
-    flow = service.new_flow("kill-test")
+    flow = AuthFlow(service, "kill-test")
     flow.submit_password(email, password)
     flow.start_setup()
     pending = flow.choose_method(Method.AUTHENTICATOR_APP)
@@ -222,7 +223,7 @@ def killed_rotation_worker(base_dir: str, url: str, kill_at: int, queue: Any) ->
     service = open_service(base_dir, url)
     trace: list[str] = []
     install_kill_hook(service.db, kill_at, trace)
-    version = service.rotate_keys(source="kill-test")
+    version = service.keys.rotate(source="kill-test")
     queue.put({"done": True, "version": version, "trace": trace})
 
 
@@ -230,10 +231,10 @@ def killed_recovery_worker(base_dir: str, url: str, email: str, password: str, r
                            kill_at: int, queue: Any) -> None:
     """Lost device: redeem the recovery code, set up a new app, and die at event `kill_at` of
     the activation (which also consumes the old recovery code)."""
-    from kiosk.core.enrollment import Method
+    from kiosk.core.flow import Method
 
     service = open_service(base_dir, url)
-    flow = service.new_flow("kill-test")
+    flow = AuthFlow(service, "kill-test")
     flow.submit_password(email, password)
     flow.use_recovery_code()
     flow.submit_recovery_code(recovery_code)

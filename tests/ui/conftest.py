@@ -17,7 +17,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from kiosk.config import Settings
-from kiosk.core.enrollment import Method
+from kiosk.core.flow import AuthFlow, Method
 from kiosk.core.service import KioskService
 from kiosk.ui.app import KioskApp
 
@@ -88,7 +88,7 @@ async def wait_until(
 
 def enroll(service: KioskService, email: str = EMAIL, password: str = PASSWORD) -> Enrolled:
     """Finish an enrollment through the core flow (what the UI does, without the UI)."""
-    flow = service.new_flow("test")
+    flow = AuthFlow(service, "test")
     flow.submit_password(email, password)
     flow.start_setup()
     pending = flow.choose_method(Method.AUTHENTICATOR_APP)
@@ -101,7 +101,7 @@ def enroll(service: KioskService, email: str = EMAIL, password: str = PASSWORD) 
 @pytest.fixture
 def ui_service(sqlite_service: KioskService) -> KioskService:
     """The real service with one account that has not set up an authenticator yet."""
-    sqlite_service.add_user(EMAIL, PASSWORD, source="test")
+    sqlite_service.accounts.add_user(EMAIL, PASSWORD, source="test")
     return sqlite_service
 
 
@@ -114,7 +114,7 @@ def service_with(sqlite_settings: Settings) -> Iterator[Callable[..., KioskServi
         settings = replace(sqlite_settings, kiosk=replace(sqlite_settings.kiosk, **kiosk))
         service = KioskService.open(settings)
         if not opened:
-            service.add_user(EMAIL, PASSWORD, source="test")
+            service.accounts.add_user(EMAIL, PASSWORD, source="test")
         opened.append(service)
         return service
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from textual.widgets import Button, Checkbox, Input, RadioButton
 
-from kiosk.core.enrollment import Step
+from kiosk.core.flow import AuthFlow, Step
 from kiosk.core.service import KioskService
 from kiosk.errors import KioskError
 from kiosk.ui.app import KioskApp
@@ -163,7 +163,7 @@ def test_first_enrollment_walks_every_screen(ui_service: KioskService) -> None:
             assert app.flow.pending_secret is None
 
     run(scenario())
-    summary = next(u for u in ui_service.iter_users() if u.email == EMAIL)
+    summary = next(u for u in ui_service.accounts.iter_users() if u.email == EMAIL)
     assert summary.enrolled
 
 
@@ -214,7 +214,7 @@ def test_checkbox_gate(ui_service: KioskService) -> None:
 
     run(scenario())
     # The core refuses too: a flow cannot finish without saved=True.
-    flow = ui_service.new_flow("test")
+    flow = AuthFlow(ui_service, "test")
     with pytest.raises(KioskError):
         flow.finish_enrollment(saved=False)
 
@@ -352,7 +352,7 @@ def test_recovery_gives_a_new_device_and_a_new_code(ui_service: KioskService) ->
 
     new_secret, _ = run(scenario())
     # The new device works for a returning sign-in; the old one does not.
-    flow = ui_service.new_flow("test")
+    flow = AuthFlow(ui_service, "test")
     flow.submit_password(EMAIL, PASSWORD)
     with pytest.raises(KioskError):
         flow.submit_code(next_code(old.secret))
@@ -398,14 +398,14 @@ def test_busy_state_while_the_password_is_checked(
 ) -> None:
     release = threading.Event()
     started = threading.Event()
-    real_check = ui_service.check_password
+    real_check = ui_service.factors.check_password
 
     def slow_check(*args: Any, **kwargs: Any) -> Any:
         started.set()
         release.wait(30)
         return real_check(*args, **kwargs)
 
-    monkeypatch.setattr(ui_service, "check_password", slow_check)
+    monkeypatch.setattr(ui_service.factors, "check_password", slow_check)
     app = make_app(ui_service)
 
     async def scenario() -> None:
@@ -432,7 +432,7 @@ def test_unexpected_error_shows_a_reference_that_is_logged(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("database fell over")
 
-    monkeypatch.setattr(ui_service, "check_password", broken)
+    monkeypatch.setattr(ui_service.factors, "check_password", broken)
     app = make_app(ui_service)
     kiosk_log = logging.getLogger("kiosk")
     monkeypatch.setattr(kiosk_log, "propagate", True)
@@ -585,7 +585,7 @@ def test_qr_fits_beside_the_instructions_for_a_40_character_email(
 ) -> None:
     assert len(LONG_EMAIL) == 40 and len(organization) <= 20
     service = service_with(organization=organization)
-    service.add_user(LONG_EMAIL, PASSWORD, source="test")
+    service.accounts.add_user(LONG_EMAIL, PASSWORD, source="test")
     app = make_app(service)
 
     async def scenario() -> None:
@@ -688,7 +688,10 @@ def test_a_copied_recovery_code_is_cleared_from_the_clipboard_for_the_next_perso
 
 
 def test_an_error_textual_catches_itself_shows_no_traceback_or_locals(
-    ui_service: KioskService, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+    ui_service: KioskService,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Textual prints errors it catches (e.g. while building a screen) as a traceback with local
     variables; the kiosk keeps that away from the person and the log, and knows the type."""
@@ -703,7 +706,10 @@ def test_an_error_textual_catches_itself_shows_no_traceback_or_locals(
     app.run(headless=True)
     out, err = capfd.readouterr()
     assert app.return_code == 1
-    assert app.unhandled_error_type() == "RuntimeError"
+    with caplog.at_level(logging.ERROR, logger="kiosk"):
+        reference = app.outcome_after_unhandled_error().crash_reference
+    assert reference and f"the app stopped on RuntimeError, reference {reference}" in caplog.text
+    assert "correct horse" not in caplog.text
     for text in (out, err):
         assert "Traceback" not in text and "correct horse" not in text and "locals" not in text
 
@@ -755,7 +761,7 @@ def test_the_idle_warning_never_covers_the_qr_code(service_with: Any) -> None:
     """At 80x24 a long email's QR takes every row below the header: the warning goes over the
     header instead of over the code's bottom rows."""
     service = service_with(idle_timeout=8)
-    service.add_user(LONG_EMAIL, PASSWORD, source="test")
+    service.accounts.add_user(LONG_EMAIL, PASSWORD, source="test")
     app = make_app(service, mode="kiosk")
 
     async def scenario() -> None:

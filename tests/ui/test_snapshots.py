@@ -138,13 +138,13 @@ def test_screen_snapshot(
     if enrolled:
         enroll(ui_service)
     if screen == "error":
-        import kiosk.launch
+        import kiosk.ui.app
 
         def broken(*args: Any, **kwargs: Any) -> Any:
             raise RuntimeError("simulated failure")
 
-        monkeypatch.setattr(ui_service, "check_password", broken)
-        monkeypatch.setattr(kiosk.launch, "report_unexpected", lambda exc: "7F3A9C21")
+        monkeypatch.setattr(ui_service.factors, "check_password", broken)
+        monkeypatch.setattr(kiosk.ui.app, "report_unexpected", lambda exc: "7F3A9C21")
     app = make_app(ui_service, demo_hint=DEMO_HINT if screen == "sign_in" else None)
 
     async def run_before(pilot: Pilot[Any]) -> None:

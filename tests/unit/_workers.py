@@ -10,6 +10,7 @@ import traceback
 from typing import Any
 
 from kiosk.config import Settings
+from kiosk.core.flow import AuthFlow
 
 
 def _report(queue: Any, action: Any) -> None:
@@ -42,9 +43,9 @@ def race_code(
 
         service = KioskService.open(settings, clock=FixedClock(now))
         try:
-            account = service._admin_account(email)
+            account = service.accounts.find(email)
             barrier.wait(timeout=60)
-            return service.check_code(account, code, source="race")
+            return service.factors.check_code(account, code, source="race")
         finally:
             service.close()
 
@@ -64,13 +65,13 @@ def race_recovery(
 
     def action() -> str:
         from kiosk.core import totp
-        from kiosk.core.enrollment import Method
+        from kiosk.core.flow import Method
         from kiosk.core.service import KioskService
 
         clock = FixedClock(now)
         service = KioskService.open(settings, clock=clock)
         try:
-            flow = service.new_flow("race")
+            flow = AuthFlow(service, "race")
             flow.submit_password(email, password)
             flow.use_recovery_code()
             flow.submit_recovery_code(recovery_code)
@@ -101,7 +102,7 @@ def fail_password(
             barrier.wait(timeout=60)
             for _ in range(attempts):
                 try:
-                    service.check_password(email, "wrong password", source="race")
+                    service.factors.check_password(email, "wrong password", source="race")
                     outcomes.append("ok")
                 except KioskError as exc:
                     outcomes.append(type(exc).__name__)
@@ -139,7 +140,7 @@ def die_mid_enrollment(
     import time
 
     from kiosk.core import audit, totp
-    from kiosk.core.enrollment import Method
+    from kiosk.core.flow import Method
     from kiosk.core.service import KioskService
 
     real_record = audit.record
@@ -152,7 +153,7 @@ def die_mid_enrollment(
 
     clock = FixedClock(now)
     service = KioskService.open(settings, clock=clock)
-    flow = service.new_flow("crash")
+    flow = AuthFlow(service, "crash")
     flow.submit_password(email, password)
     flow.use_recovery_code()
     flow.submit_recovery_code(recovery_code)

@@ -16,7 +16,7 @@ import pytest
 
 from kiosk.config import Settings
 from kiosk.core import totp
-from kiosk.core.enrollment import AuthFlow, Method, Step
+from kiosk.core.flow import AuthFlow, Method, Step
 from kiosk.core.service import KioskService
 from kiosk.store.models import ALL_MODELS, AuditEvent
 
@@ -69,13 +69,13 @@ def enroll(
 ) -> Enrolled:
     """Add the account (optionally) and walk it through the whole enrollment flow."""
     if add:
-        service.add_user(email, password)
-    flow = service.new_flow(SOURCE)
+        service.accounts.add_user(email, password)
+    flow = AuthFlow(service, SOURCE)
     assert flow.submit_password(email, password) == Step.MFA_REQUIRED
     flow.start_setup()
     pending = flow.choose_method(Method.AUTHENTICATOR_APP)
     flow.continue_to_code()
-    code = totp.code_at_step(pending.secret, totp.current_step(service.clock))
+    code = totp.code_at_step(pending.secret, totp.current_step(service.ctx.clock))
     shown = flow.verify_setup_code(code)
     assert flow.finish_enrollment(saved=True) == Step.SIGNED_IN
     return Enrolled(
@@ -85,14 +85,14 @@ def enroll(
 
 def recover(service: KioskService, who: Enrolled) -> tuple[AuthFlow, Enrolled]:
     """Lost device: password, recovery code, new device; returns the new state."""
-    flow = service.new_flow(SOURCE)
+    flow = AuthFlow(service, SOURCE)
     assert flow.submit_password(who.email, who.password) == Step.ENTER_CODE
     flow.use_recovery_code()
     assert flow.submit_recovery_code(who.recovery_code) == Step.SELECT_METHOD
     pending = flow.choose_method(Method.AUTHENTICATOR_APP)
     flow.continue_to_code()
     shown = flow.verify_setup_code(
-        totp.code_at_step(pending.secret, totp.current_step(service.clock))
+        totp.code_at_step(pending.secret, totp.current_step(service.ctx.clock))
     )
     flow.finish_enrollment(saved=True)
     return flow, Enrolled(who.email, who.password, pending.secret, shown)

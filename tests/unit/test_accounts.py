@@ -8,7 +8,7 @@ import pytest
 
 from kiosk.config import Argon2Settings, Settings
 from kiosk.core.accounts import check_password_policy, normalize_email
-from kiosk.core.enrollment import Step
+from kiosk.core.flow import AuthFlow, Step
 from kiosk.core.service import KioskService
 from kiosk.errors import (
     AccountExistsError,
@@ -69,40 +69,40 @@ def test_password_policy_accepts_eight_characters() -> None:
 
 
 def test_same_address_in_another_case_is_the_same_account(svc: KioskService) -> None:
-    assert svc.add_user("  Bob@Example.COM ", PASSWORD) == "bob@example.com"
+    assert svc.accounts.add_user("  Bob@Example.COM ", PASSWORD) == "bob@example.com"
     with pytest.raises(AccountExistsError):
-        svc.add_user("bob@example.com", PASSWORD)
-    assert [u.email for u in svc.iter_users()] == ["bob@example.com"]
-    flow = svc.new_flow(SOURCE)
+        svc.accounts.add_user("bob@example.com", PASSWORD)
+    assert [u.email for u in svc.accounts.iter_users()] == ["bob@example.com"]
+    flow = AuthFlow(svc, SOURCE)
     assert flow.submit_password("BOB@EXAMPLE.com", PASSWORD) == Step.MFA_REQUIRED
     assert flow.email == "bob@example.com"
 
 
 def test_add_user_refuses_bad_email_and_bad_password(svc: KioskService) -> None:
     with pytest.raises(InvalidEmailError):
-        svc.add_user("not-an-email", PASSWORD)
+        svc.accounts.add_user("not-an-email", PASSWORD)
     with pytest.raises(PasswordPolicyError):
-        svc.add_user("bob@example.com", "")
+        svc.accounts.add_user("bob@example.com", "")
     with pytest.raises(PasswordPolicyError):
-        svc.add_user("bob@example.com", "short")
-    assert list(svc.iter_users()) == []
+        svc.accounts.add_user("bob@example.com", "short")
+    assert list(svc.accounts.iter_users()) == []
 
 
 def test_password_stored_as_argon2id_hash(svc: KioskService) -> None:
-    svc.add_user("bob@example.com", PASSWORD)
+    svc.accounts.add_user("bob@example.com", PASSWORD)
     stored = Account.get(Account.email == "bob@example.com").password_hash
     assert stored.startswith("$argon2id$")
     assert PASSWORD not in stored
 
 
 def test_unknown_email_gets_the_same_message_as_a_wrong_password(svc: KioskService) -> None:
-    svc.add_user("bob@example.com", PASSWORD)
+    svc.accounts.add_user("bob@example.com", PASSWORD)
     with pytest.raises(AuthenticationFailed) as wrong:
-        svc.new_flow(SOURCE).submit_password("bob@example.com", "wrong password")
+        AuthFlow(svc, SOURCE).submit_password("bob@example.com", "wrong password")
     with pytest.raises(AuthenticationFailed) as unknown:
-        svc.new_flow(SOURCE).submit_password("nobody@example.com", PASSWORD)
+        AuthFlow(svc, SOURCE).submit_password("nobody@example.com", PASSWORD)
     with pytest.raises(AuthenticationFailed) as malformed:
-        svc.new_flow(SOURCE).submit_password("not an email", PASSWORD)
+        AuthFlow(svc, SOURCE).submit_password("not an email", PASSWORD)
     assert str(wrong.value) == str(unknown.value) == str(malformed.value)
     assert "nobody" not in str(unknown.value) and PASSWORD not in str(wrong.value)
 
@@ -111,18 +111,18 @@ def test_unknown_email_costs_one_argon2_verify(
     svc: KioskService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[str] = []
-    real_verify = svc.hasher.verify
+    real_verify = svc.ctx.hasher.verify
     monkeypatch.setattr(
-        type(svc.hasher), "verify", lambda self, h, c: calls.append(h) or real_verify(h, c)
+        type(svc.ctx.hasher), "verify", lambda self, h, c: calls.append(h) or real_verify(h, c)
     )
     with pytest.raises(AuthenticationFailed):
-        svc.check_password("nobody@example.com", PASSWORD, source=SOURCE)
-    assert calls == [svc.hasher.dummy_hash]
+        svc.factors.check_password("nobody@example.com", PASSWORD, source=SOURCE)
+    assert calls == [svc.factors.stand_in_hash()]
 
 
 def test_password_is_rehashed_when_parameters_change(settings: Settings, clock: FakeClock) -> None:
     first = KioskService.open(settings, clock=clock)
-    first.add_user("bob@example.com", PASSWORD)
+    first.accounts.add_user("bob@example.com", PASSWORD)
     old_hash = Account.get(Account.email == "bob@example.com").password_hash
     assert "m=8192,t=1,p=1" in old_hash
     first.close()
@@ -133,24 +133,24 @@ def test_password_is_rehashed_when_parameters_change(settings: Settings, clock: 
     second = KioskService.open(stronger, clock=clock)
     try:
         with pytest.raises(AuthenticationFailed):  # a failed sign-in does not rehash
-            second.check_password("bob@example.com", "wrong password", source=SOURCE)
+            second.factors.check_password("bob@example.com", "wrong password", source=SOURCE)
         assert Account.get(Account.email == "bob@example.com").password_hash == old_hash
-        second.check_password("bob@example.com", PASSWORD, source=SOURCE)
+        second.factors.check_password("bob@example.com", PASSWORD, source=SOURCE)
         new_hash = Account.get(Account.email == "bob@example.com").password_hash
         assert new_hash != old_hash
         assert new_hash.startswith("$argon2id$") and "m=9216,t=2,p=2" in new_hash
-        second.check_password("bob@example.com", PASSWORD, source=SOURCE)  # still signs in
+        second.factors.check_password("bob@example.com", PASSWORD, source=SOURCE)  # still signs in
         assert Account.get(Account.email == "bob@example.com").password_hash == new_hash
     finally:
         second.close()
 
 
 def test_admin_set_password(svc: KioskService) -> None:
-    svc.add_user("bob@example.com", PASSWORD)
-    svc.set_password("BOB@example.com", "a brand new password")
+    svc.accounts.add_user("bob@example.com", PASSWORD)
+    svc.accounts.set_password("BOB@example.com", "a brand new password")
     with pytest.raises(AuthenticationFailed):
-        svc.check_password("bob@example.com", PASSWORD, source=SOURCE)
-    svc.check_password("bob@example.com", "a brand new password", source=SOURCE)
+        svc.factors.check_password("bob@example.com", PASSWORD, source=SOURCE)
+    svc.factors.check_password("bob@example.com", "a brand new password", source=SOURCE)
 
 
 def test_rehash_does_not_undo_a_concurrent_password_change(settings: Settings,
@@ -158,32 +158,32 @@ def test_rehash_does_not_undo_a_concurrent_password_change(settings: Settings,
     """An admin sets a new password while someone signs in with the old one and gets rehashed:
     the rehash must not write the old password back (a lost update)."""
     first = KioskService.open(settings, clock=clock)
-    first.add_user("bob@example.com", PASSWORD)
+    first.accounts.add_user("bob@example.com", PASSWORD)
     first.close()
     stronger = replace(settings, argon2=Argon2Settings(time_cost=2, memory_cost=9216,
                                                        parallelism=2))
     svc = KioskService.open(stronger, clock=clock)
     try:
-        real_hash = svc.hasher.hash
+        real_hash = svc.ctx.hasher.hash
         calls = []
 
         def hash_while_admin_changes_password(secret: str) -> str:
             if not calls:  # the rehash of the sign-in: the admin acts right now
                 calls.append(secret)
-                svc.set_password("bob@example.com", "the admin's new password")
+                svc.accounts.set_password("bob@example.com", "the admin's new password")
             return real_hash(secret)
 
-        original = type(svc.hasher).hash
-        type(svc.hasher).hash = lambda self, secret: (  # type: ignore[method-assign]
-            hash_while_admin_changes_password(secret) if self is svc.hasher
+        original = type(svc.ctx.hasher).hash
+        type(svc.ctx.hasher).hash = lambda self, secret: (  # type: ignore[method-assign]
+            hash_while_admin_changes_password(secret) if self is svc.ctx.hasher
             else original(self, secret))
         try:
-            svc.check_password("bob@example.com", PASSWORD, source=SOURCE)
+            svc.factors.check_password("bob@example.com", PASSWORD, source=SOURCE)
         finally:
-            type(svc.hasher).hash = original  # type: ignore[method-assign]
+            type(svc.ctx.hasher).hash = original  # type: ignore[method-assign]
         assert calls == [PASSWORD]
         with pytest.raises(AuthenticationFailed):
-            svc.check_password("bob@example.com", PASSWORD, source=SOURCE)
-        svc.check_password("bob@example.com", "the admin's new password", source=SOURCE)
+            svc.factors.check_password("bob@example.com", PASSWORD, source=SOURCE)
+        svc.factors.check_password("bob@example.com", "the admin's new password", source=SOURCE)
     finally:
         svc.close()

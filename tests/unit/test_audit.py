@@ -9,6 +9,7 @@ import pytest
 
 from kiosk.core import audit, recovery, totp
 from kiosk.core.audit import Event, source_from_environment
+from kiosk.core.flow import AuthFlow
 from kiosk.core.service import KioskService
 from kiosk.errors import AccountLockedError, AuthenticationFailed, InvalidCodeError
 
@@ -61,20 +62,20 @@ def test_every_event_is_recorded_without_secrets(svc: KioskService, clock: FakeC
     start = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=5)
     who = enroll(svc, "bob@example.com")
     clock.advance(30)
-    flow = svc.new_flow(source)
+    flow = AuthFlow(svc, source)
     flow.submit_password(who.email, who.password)
     code = totp.code_at_step(who.secret, clock.step)
     flow.submit_code(code)  # sign_in_ok
-    flow = svc.new_flow(source)
+    flow = AuthFlow(svc, source)
     flow.submit_password(who.email, who.password)
     with pytest.raises(InvalidCodeError):
         flow.submit_code(code)  # replay_refused
     clock.advance(30)
     _, new = recover(svc, who)  # recovery_used, enrolled
-    svc.reset_mfa(who.email, source="admin:test")  # reset
+    svc.accounts.reset_mfa(who.email, source="admin:test")  # reset
     for _ in range(5):
         with pytest.raises((AuthenticationFailed, AccountLockedError)):
-            svc.new_flow(source).submit_password(who.email, "a wrong password")  # failed, locked
+            AuthFlow(svc, source).submit_password(who.email, "a wrong password")  # failed, locked
     end = datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=5)
 
     rows = audit_events(who.email)
@@ -114,8 +115,8 @@ def test_every_event_is_recorded_without_secrets(svc: KioskService, clock: FakeC
 
 
 def test_query_filters(svc: KioskService) -> None:
-    svc.add_user("a@example.com", PASSWORD)
-    svc.add_user("b@example.com", PASSWORD)
+    svc.accounts.add_user("a@example.com", PASSWORD)
+    svc.accounts.add_user("b@example.com", PASSWORD)
     assert [r.email for r in audit.query(email="a@example.com")] == ["a@example.com"]
     future = datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=1)
     assert list(audit.query(since=future)) == []

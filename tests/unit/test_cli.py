@@ -18,6 +18,7 @@ import pytest
 from kiosk.config import Settings
 from kiosk.core import totp
 from kiosk.core.service import KioskService
+from kiosk.store.database import SCHEMA_VERSION
 
 from .conftest import PASSWORD, FakeClock, enroll
 
@@ -125,10 +126,10 @@ def test_users_list_json_fields(cli: Run, settings: Settings) -> None:
     svc = KioskService.open(settings, clock=clock)
     try:
         enroll(svc, "enrolled@example.com")
-        svc.add_user("plain@example.com", PASSWORD)
+        svc.accounts.add_user("plain@example.com", PASSWORD)
         for _ in range(5):
             with pytest.raises(Exception):  # noqa: B017 - any refusal; locks at the fifth
-                svc.check_password("plain@example.com", "wrong password", source="t")
+                svc.factors.check_password("plain@example.com", "wrong password", source="t")
     finally:
         svc.close()
     listed = users(cli)
@@ -162,7 +163,7 @@ def test_reset_unlock_remove(cli: Run, settings: Settings) -> None:
         enroll(svc, "bob@example.com")
         for _ in range(5):
             with pytest.raises(Exception):  # noqa: B017
-                svc.check_password("bob@example.com", "wrong password", source="t")
+                svc.factors.check_password("bob@example.com", "wrong password", source="t")
     finally:
         svc.close()
     assert users(cli)["bob@example.com"]["locked"] is True
@@ -214,7 +215,7 @@ def test_verify(cli: Run, settings: Settings) -> None:
     svc = KioskService.open(settings, clock=clock)
     try:
         who = enroll(svc, "bob@example.com")
-        svc.add_user("new@example.com", PASSWORD)
+        svc.accounts.add_user("new@example.com", PASSWORD)
     finally:
         svc.close()
     code = totp.code_at_step(who.secret, totp.current_step())
@@ -261,9 +262,9 @@ def test_verify_error_exit_2(tmp_path: Path, settings: Settings) -> None:
 # ------------------------------------------------------------------------------ db, config
 def test_db_upgrade(cli: Run) -> None:
     result = cli("db", "upgrade")
-    assert result.returncode == 0 and "schema version 1" in result.stdout
+    assert result.returncode == 0 and f"schema version {SCHEMA_VERSION}" in result.stdout
     assert cli("db", "upgrade").returncode == 0
-    assert "database schema 1" in cli("db", "status").stdout
+    assert f"database schema {SCHEMA_VERSION}" in cli("db", "status").stdout
 
 
 def _raw_cli(

@@ -27,6 +27,7 @@ from kiosk.config import Settings
 from kiosk.core import cpu_gate
 from kiosk.core.accounts import Hasher
 from kiosk.core.cpu_gate import SLOT_FOLDER_NAME, CpuGate
+from kiosk.core.flow import AuthFlow
 from kiosk.core.service import KioskService
 from kiosk.core.steps import Step
 from kiosk.errors import AuthenticationFailed
@@ -153,7 +154,7 @@ def settings(tmp_path: Path, sqlite_url: str) -> Settings:
 
 def _open_with_a_user(settings: Settings) -> KioskService:
     service = KioskService.open(settings)
-    service.add_user(EMAIL, PASSWORD)
+    service.accounts.add_user(EMAIL, PASSWORD)
     return service
 
 
@@ -200,19 +201,19 @@ def test_the_product_gates_every_argon2_run_hash_verify_and_refusals(
     """While another process holds every slot, a sign-in, an unknown email's refusal and a
     recovery-code hash all wait; when that process is SIGKILLed, all of them go through."""
     folder = _slot_folder(settings)
-    slots = svc.hasher.gate.slots  # type: ignore[union-attr]
+    slots = svc.ctx.hasher.gate.slots  # type: ignore[union-attr]
     with _holding_every_slot(folder, slots) as holder:
         outcomes: dict[str, object] = {}
 
         def attempt(name: str, email: str) -> None:
-            flow = svc.new_flow("test:gate")
+            flow = AuthFlow(svc, "test:gate")
             try:
                 outcomes[name] = flow.submit_password(email, PASSWORD)
             except AuthenticationFailed as exc:
                 outcomes[name] = exc
 
         def hash_only() -> None:
-            outcomes["hash"] = svc.hasher.hash("ABCDE12345ABCDE12345ABCDE")
+            outcomes["hash"] = svc.ctx.hasher.hash("ABCDE12345ABCDE12345ABCDE")
 
         threads = [
             threading.Thread(target=attempt, args=("known", EMAIL)),
@@ -282,7 +283,7 @@ def test_a_holder_that_never_lets_go_costs_a_wait_not_a_sign_in(
 def test_the_slot_folder_is_private_and_next_to_the_key_file(
     svc: KioskService, settings: Settings
 ) -> None:
-    svc.new_flow("test:gate").submit_password(EMAIL, PASSWORD)
+    AuthFlow(svc, "test:gate").submit_password(EMAIL, PASSWORD)
     folder = _slot_folder(settings)
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     slots = sorted(folder.iterdir())
@@ -314,12 +315,12 @@ def _assert_ungated_sign_in_works(settings: Settings, gate_log: list[str]) -> No
 
 
 def _sign_in_three_ways(svc: KioskService) -> None:
-    flow = svc.new_flow("test:gate")
+    flow = AuthFlow(svc, "test:gate")
     assert flow.submit_password(EMAIL, PASSWORD) == Step.MFA_REQUIRED
     with pytest.raises(AuthenticationFailed):
-        svc.new_flow("test:gate").submit_password(EMAIL, "wrong password!")
+        AuthFlow(svc, "test:gate").submit_password(EMAIL, "wrong password!")
     with pytest.raises(AuthenticationFailed):
-        svc.new_flow("test:gate").submit_password("nobody@example.com", PASSWORD)
+        AuthFlow(svc, "test:gate").submit_password("nobody@example.com", PASSWORD)
 
 
 def test_a_file_in_place_of_the_folder_means_ungated_sign_ins(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from kiosk.core import recovery, totp
-from kiosk.core.enrollment import AuthFlow, Method, Step
+from kiosk.core.flow import AuthFlow, Method, Step
 from kiosk.core.service import KioskService
 from kiosk.errors import (
     ConcurrentChangeError,
@@ -31,8 +31,8 @@ from .conftest import (
 
 
 def test_every_transition_of_a_first_enrollment(svc: KioskService, clock: FakeClock) -> None:
-    svc.add_user("bob@example.com", PASSWORD)
-    flow = svc.new_flow(SOURCE)
+    svc.accounts.add_user("bob@example.com", PASSWORD)
+    flow = AuthFlow(svc, SOURCE)
     assert flow.step == Step.SIGN_IN and flow.progress() is None
     assert flow.submit_password("bob@example.com", PASSWORD) == Step.MFA_REQUIRED
     assert flow.progress() == (2, 6)
@@ -52,7 +52,7 @@ def test_every_transition_of_a_first_enrollment(svc: KioskService, clock: FakeCl
     assert flow.pending_secret is None and flow.recovery_code_for_display is None
     assert Credential.select().count() == 1
     assert RecoveryCode.get().code_hash.startswith("$argon2id$")
-    user = next(svc.iter_users())
+    user = next(svc.accounts.iter_users())
     assert user.enrolled and user.enrolled_at is not None and user.last_sign_in is not None
     events = [e.event for e in audit_events("bob@example.com")]
     assert events[-2:] == ["enrolled", "sign_in_ok"]
@@ -61,15 +61,15 @@ def test_every_transition_of_a_first_enrollment(svc: KioskService, clock: FakeCl
 def test_returning_sign_in(svc: KioskService, clock: FakeClock) -> None:
     who = enroll(svc, "bob@example.com")
     clock.advance(30)
-    flow = svc.new_flow(SOURCE)
+    flow = AuthFlow(svc, SOURCE)
     assert flow.submit_password(who.email, who.password) == Step.ENTER_CODE
     assert flow.progress() == (2, 2)
     assert flow.submit_code(totp.code_at_step(who.secret, clock.step)) == Step.SIGNED_IN
 
 
 def test_setup_code_must_match_the_new_secret(svc: KioskService, clock: FakeClock) -> None:
-    svc.add_user("bob@example.com", PASSWORD)
-    flow = svc.new_flow(SOURCE)
+    svc.accounts.add_user("bob@example.com", PASSWORD)
+    flow = AuthFlow(svc, SOURCE)
     flow.submit_password("bob@example.com", PASSWORD)
     flow.start_setup()
     pending = flow.choose_method(Method.AUTHENTICATOR_APP)
@@ -96,13 +96,13 @@ def _at(svc: KioskService, clock: FakeClock, step: Step) -> AuthFlow:
     """A flow for a fresh (or enrolled) account standing at `step`."""
     if step in (Step.ENTER_CODE, Step.ENTER_RECOVERY_CODE):
         who = enroll(svc, "carol@example.com")
-        flow = svc.new_flow(SOURCE)
+        flow = AuthFlow(svc, SOURCE)
         flow.submit_password(who.email, who.password)
         if step == Step.ENTER_RECOVERY_CODE:
             flow.use_recovery_code()
         return flow
-    svc.add_user("dave@example.com", PASSWORD)
-    flow = svc.new_flow(SOURCE)
+    svc.accounts.add_user("dave@example.com", PASSWORD)
+    flow = AuthFlow(svc, SOURCE)
     if step == Step.SIGN_IN:
         return flow
     flow.submit_password("dave@example.com", PASSWORD)
@@ -168,7 +168,7 @@ def test_finishing_without_saved_changes_nothing(svc: KioskService, clock: FakeC
 
 # ------------------------------------------------------------------------------ abandoning
 def _enrolment_until(svc: KioskService, clock: FakeClock, stop: Step) -> AuthFlow:
-    flow = svc.new_flow(SOURCE)
+    flow = AuthFlow(svc, SOURCE)
     flow.submit_password("erin@example.com", PASSWORD)
     if stop == Step.MFA_REQUIRED:
         return flow
@@ -189,19 +189,19 @@ def _enrolment_until(svc: KioskService, clock: FakeClock, stop: Step) -> AuthFlo
 def test_abandoning_a_first_enrollment_changes_nothing(
     svc: KioskService, clock: FakeClock, stop: Step
 ) -> None:
-    svc.add_user("erin@example.com", PASSWORD)
+    svc.accounts.add_user("erin@example.com", PASSWORD)
     before = dump_tables()
     flow = _enrolment_until(svc, clock, stop)
     assert flow.step == stop
     del flow  # the person walks away
     assert dump_tables() == before
-    assert not next(svc.iter_users()).enrolled
+    assert not next(svc.accounts.iter_users()).enrolled
     # the next person at the terminal starts from scratch and can enroll
     enroll(svc, "erin@example.com", add=False)
 
 
 def _recovery_until(svc: KioskService, clock: FakeClock, who: Enrolled, stop: Step) -> AuthFlow:
-    flow = svc.new_flow(SOURCE)
+    flow = AuthFlow(svc, SOURCE)
     flow.submit_password(who.email, who.password)
     if stop == Step.ENTER_CODE:
         return flow
@@ -251,7 +251,7 @@ def test_abandoning_a_recovery_keeps_the_old_device_and_code(
     assert dump_tables() == before
     # the old device still signs in, and the old recovery code still works
     clock.advance(30)
-    sign_in = svc.new_flow(SOURCE)
+    sign_in = AuthFlow(svc, SOURCE)
     sign_in.submit_password(who.email, who.password)
     sign_in.submit_code(totp.code_at_step(who.secret, clock.step))
     assert sign_in.step == Step.SIGNED_IN
@@ -260,7 +260,7 @@ def test_abandoning_a_recovery_keeps_the_old_device_and_code(
 
 def test_abandoning_keeps_the_audit_trail_only(svc: KioskService, clock: FakeClock) -> None:
     """Walking away writes no audit row: nothing happened to the account."""
-    svc.add_user("erin@example.com", PASSWORD)
+    svc.accounts.add_user("erin@example.com", PASSWORD)
     count = len(audit_events())
     _enrolment_until(svc, clock, Step.SAVE_RECOVERY_CODE)
     assert len(audit_events()) == count
@@ -268,7 +268,7 @@ def test_abandoning_keeps_the_audit_trail_only(svc: KioskService, clock: FakeClo
 
 # ------------------------------------------------------------------------------ back
 def test_back_from_each_step_of_an_enrollment(svc: KioskService, clock: FakeClock) -> None:
-    svc.add_user("erin@example.com", PASSWORD)
+    svc.accounts.add_user("erin@example.com", PASSWORD)
     before = dump_tables()
     expected = {
         Step.MFA_REQUIRED: Step.SIGN_IN,
@@ -287,13 +287,13 @@ def test_back_from_each_step_of_an_enrollment(svc: KioskService, clock: FakeCloc
         if previous == Step.SIGN_IN:
             assert flow.email is None
     assert dump_tables() == before
-    assert svc.new_flow(SOURCE).back() == Step.SIGN_IN
+    assert AuthFlow(svc, SOURCE).back() == Step.SIGN_IN
 
 
 def test_back_from_save_recovery_code_refuses_the_same_setup_code(
     svc: KioskService, clock: FakeClock
 ) -> None:
-    svc.add_user("erin@example.com", PASSWORD)
+    svc.accounts.add_user("erin@example.com", PASSWORD)
     flow = _enrolment_until(svc, clock, Step.ENTER_SETUP_CODE)
     pending = flow.pending_secret
     assert pending is not None
@@ -349,14 +349,14 @@ def test_recovery_consumes_the_old_code_and_issues_a_new_one(
     assert "recovery_used" in events and events.count("enrolled") == 2
     # the old code is refused, the old device is gone, the new ones work
     clock.advance(30)
-    old = svc.new_flow(SOURCE)
+    old = AuthFlow(svc, SOURCE)
     old.submit_password(who.email, who.password)
     with pytest.raises(InvalidCodeError):
         old.submit_code(totp.code_at_step(who.secret, clock.step))
     old.use_recovery_code()
     with pytest.raises(InvalidRecoveryCodeError):
         old.submit_recovery_code(who.recovery_code)
-    sign_in = svc.new_flow(SOURCE)
+    sign_in = AuthFlow(svc, SOURCE)
     sign_in.submit_password(who.email, who.password)
     sign_in.submit_code(totp.code_at_step(new.secret, clock.step))
     assert sign_in.step == Step.SIGNED_IN
@@ -368,7 +368,7 @@ def test_recovery_code_entry_forms(svc: KioskService, clock: FakeClock) -> None:
     who = enroll(svc, "frank@example.com")
     canonical = recovery.parse(who.recovery_code)
     messy = " ".join(canonical.lower()[i : i + 3] for i in range(0, 25, 3))
-    flow = svc.new_flow(SOURCE)
+    flow = AuthFlow(svc, SOURCE)
     flow.submit_password(who.email, who.password)
     flow.use_recovery_code()
     assert flow.submit_recovery_code(messy) == Step.SELECT_METHOD
@@ -381,7 +381,7 @@ def test_recovery_code_is_single_use_by_compare_and_set(
     who = enroll(svc, "frank@example.com")
     flows = []
     for _ in range(2):
-        flow = svc.new_flow(SOURCE)
+        flow = AuthFlow(svc, SOURCE)
         flow.submit_password(who.email, who.password)
         flow.use_recovery_code()
         flow.submit_recovery_code(who.recovery_code)
@@ -398,7 +398,7 @@ def test_recovery_code_is_single_use_by_compare_and_set(
 
 # ------------------------------------------------------------------------------ concurrency
 def test_two_terminals_enrolling_one_account(svc: KioskService, clock: FakeClock) -> None:
-    svc.add_user("gina@example.com", PASSWORD)
+    svc.accounts.add_user("gina@example.com", PASSWORD)
     first = _enrolment_until_for(svc, clock, "gina@example.com")
     second = _enrolment_until_for(svc, clock, "gina@example.com")
     first.finish_enrollment(saved=True)
@@ -411,7 +411,7 @@ def test_two_terminals_enrolling_one_account(svc: KioskService, clock: FakeClock
 
 
 def _enrolment_until_for(svc: KioskService, clock: FakeClock, email: str) -> AuthFlow:
-    flow = svc.new_flow(SOURCE)
+    flow = AuthFlow(svc, SOURCE)
     flow.submit_password(email, PASSWORD)
     flow.start_setup()
     pending = flow.choose_method(Method.AUTHENTICATOR_APP)
@@ -423,27 +423,27 @@ def _enrolment_until_for(svc: KioskService, clock: FakeClock, email: str) -> Aut
 def test_admin_reset_during_a_pending_enrollment(svc: KioskService, clock: FakeClock) -> None:
     who = enroll(svc, "hank@example.com")
     clock.advance(30)
-    flow = svc.new_flow(SOURCE)
+    flow = AuthFlow(svc, SOURCE)
     flow.submit_password(who.email, who.password)
     flow.use_recovery_code()
     flow.submit_recovery_code(who.recovery_code)
     pending = flow.choose_method(Method.AUTHENTICATOR_APP)
     flow.continue_to_code()
     flow.verify_setup_code(totp.code_at_step(pending.secret, clock.step))
-    svc.reset_mfa(who.email)
+    svc.accounts.reset_mfa(who.email)
     snapshot = dump_tables()
     with pytest.raises(ConcurrentChangeError):
         flow.finish_enrollment(saved=True)
     assert dump_tables() == snapshot
-    assert not next(svc.iter_users()).enrolled
+    assert not next(svc.accounts.iter_users()).enrolled
     # the person signs in again and is asked to set up a new device
-    assert svc.new_flow(SOURCE).submit_password(who.email, who.password) == Step.MFA_REQUIRED
+    assert AuthFlow(svc, SOURCE).submit_password(who.email, who.password) == Step.MFA_REQUIRED
 
 
 def test_admin_reset_during_a_first_enrollment(svc: KioskService, clock: FakeClock) -> None:
-    svc.add_user("gina@example.com", PASSWORD)
+    svc.accounts.add_user("gina@example.com", PASSWORD)
     flow = _enrolment_until_for(svc, clock, "gina@example.com")
-    svc.reset_mfa("gina@example.com")
+    svc.accounts.reset_mfa("gina@example.com")
     with pytest.raises(ConcurrentChangeError):
         flow.finish_enrollment(saved=True)
     assert not Credential.select().exists() and not RecoveryCode.select().exists()
@@ -451,9 +451,9 @@ def test_admin_reset_during_a_first_enrollment(svc: KioskService, clock: FakeClo
 
 def test_account_removed_during_a_sign_in(svc: KioskService, clock: FakeClock) -> None:
     who = enroll(svc, "ivy@example.com")
-    flow = svc.new_flow(SOURCE)
+    flow = AuthFlow(svc, SOURCE)
     flow.submit_password(who.email, who.password)
-    svc.remove_user(who.email)
+    svc.accounts.remove_user(who.email)
     with pytest.raises(ConcurrentChangeError):
         flow.submit_code(totp.code_at_step(who.secret, clock.step + 1))
     assert not Account.select().exists() and not Credential.select().exists()

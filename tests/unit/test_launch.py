@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.launch import exit_on_failure, parse_run_arguments
+from kiosk.launch import parse_run_arguments
+from kiosk.runtime import exit_on_failure
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ def test_a_fresh_database_gets_the_schema_version(database_url: str) -> None:
 
 
 def test_upgrade_is_idempotent_and_keeps_data(service: KioskService, database_url: str) -> None:
-    service.add_user("bob@example.com", PASSWORD)
+    service.accounts.add_user("bob@example.com", PASSWORD)
     for _ in range(3):
         assert upgrade_schema(service.db) == SCHEMA_VERSION
     assert Account.select().count() == 1

@@ -8,7 +8,7 @@ import psycopg2
 
 from kiosk.config import Settings
 from kiosk.core import recovery, totp
-from kiosk.core.enrollment import Method
+from kiosk.core.flow import AuthFlow, Method
 from kiosk.core.service import KioskService
 from kiosk.store.models import ALL_MODELS
 
@@ -41,8 +41,8 @@ def test_nothing_secret_is_stored_in_plaintext(settings: Settings, clock: FakeCl
     svc = KioskService.open(settings, clock=clock)
     try:
         # a pending enrollment that was abandoned must not leave its secret behind either
-        svc.add_user("walker@example.com", PASSWORD)
-        walker = svc.new_flow(SOURCE)
+        svc.accounts.add_user("walker@example.com", PASSWORD)
+        walker = AuthFlow(svc, SOURCE)
         walker.submit_password("walker@example.com", PASSWORD)
         walker.start_setup()
         abandoned = walker.choose_method(Method.AUTHENTICATOR_APP)
@@ -51,13 +51,13 @@ def test_nothing_secret_is_stored_in_plaintext(settings: Settings, clock: FakeCl
 
         who = enroll(svc, "canary@example.com", PASSWORD)
         clock.advance(30)
-        sign_in = svc.new_flow(SOURCE)
+        sign_in = AuthFlow(svc, SOURCE)
         sign_in.submit_password(who.email, PASSWORD)
         sign_in.submit_code(totp.code_at_step(who.secret, clock.step))
         clock.advance(30)
         _, new = recover(svc, who)
         clock.advance(30)
-        svc.verify_for_external(
+        svc.factors.verify_for_external(
             who.email, totp.code_at_step(new.secret, clock.step), source="verify:test"
         )
 

@@ -16,7 +16,7 @@ import pytest
 
 from kiosk.config import Settings
 from kiosk.core import recovery, totp
-from kiosk.core.enrollment import Step
+from kiosk.core.flow import AuthFlow, Step
 from kiosk.core.service import KioskService
 from kiosk.errors import AccountLockedError
 from kiosk.store.models import Credential, RecoveryCode
@@ -91,18 +91,20 @@ def test_one_recovery_code_racing_from_8_processes(
     assert "database is locked" not in repr(results)
     # the winner's device is the one stored; the old recovery code is gone
     svc_clock_step = clock.step
-    account = svc._admin_account(who.email)
+    account = svc.accounts.find(who.email)
     clock.advance(30)
-    svc.check_code(account, totp.code_at_step(winners[0], svc_clock_step + 1), source=SOURCE)
+    code = totp.code_at_step(winners[0], svc_clock_step + 1)
+    svc.factors.check_code(account, code, source=SOURCE)
     assert Credential.select().count() == 1 and RecoveryCode.select().count() == 1
-    assert not svc.hasher.verify(RecoveryCode.get().code_hash, recovery.parse(who.recovery_code))
+    old_code = recovery.parse(who.recovery_code)
+    assert not svc.ctx.hasher.verify(RecoveryCode.get().code_hash, old_code)
     assert Counter(e.event for e in audit_events(who.email))["recovery_used"] == 1
 
 
 def test_failures_from_several_processes_add_up(
     svc: KioskService, settings: Settings, clock: FakeClock
 ) -> None:
-    svc.add_user("bob@example.com", PASSWORD)
+    svc.accounts.add_user("bob@example.com", PASSWORD)
     # 5 processes, one wrong password each: together they reach the limit of 5
     results = run_racers(
         _workers.fail_password,
@@ -112,24 +114,24 @@ def test_failures_from_several_processes_add_up(
     outcomes = Counter(o for _, detail in results for o in detail)
     assert outcomes == {"AuthenticationFailed": 4, "AccountLockedError": 1}, results
     with pytest.raises(AccountLockedError):  # the right password, in this process
-        svc.new_flow(SOURCE).submit_password("bob@example.com", PASSWORD)
+        AuthFlow(svc, SOURCE).submit_password("bob@example.com", PASSWORD)
     assert Counter(e.event for e in audit_events("bob@example.com"))["locked"] == 1
 
 
 def test_lockout_holds_for_another_process(
     svc: KioskService, settings: Settings, clock: FakeClock
 ) -> None:
-    svc.add_user("bob@example.com", PASSWORD)
+    svc.accounts.add_user("bob@example.com", PASSWORD)
     for _ in range(4):
         with pytest.raises(Exception, match="don't match"):
-            svc.check_password("bob@example.com", "wrong password", source=SOURCE)
+            svc.factors.check_password("bob@example.com", "wrong password", source=SOURCE)
     results = run_racers(
         _workers.fail_password,
         lambda b, q: (settings, "bob@example.com", 2, clock.t, b, q),
         count=1,
     )
     assert results[0][1] == ["AccountLockedError", "AccountLockedError"]
-    assert svc.new_flow(SOURCE).step == Step.SIGN_IN
+    assert AuthFlow(svc, SOURCE).step == Step.SIGN_IN
 
 
 @pytest.mark.parametrize("fresh", [True])
@@ -157,14 +159,14 @@ def test_one_code_racing_from_8_threads_of_one_service(settings: Settings,
         who = enroll(svc, "threads@example.com")
         clock.advance(30)
         code = totp.code_at_step(who.secret, clock.step)
-        account = svc._admin_account(who.email)
+        account = svc.accounts.find(who.email)
         barrier = threading.Barrier(PROCESSES)
         outcomes: list[str] = []
 
         def submit() -> None:
             barrier.wait(30)
             try:
-                svc.check_code(account, code, source="thread")
+                svc.factors.check_code(account, code, source="thread")
                 outcomes.append("ok")
             except Exception as exc:  # noqa: BLE001 - the outcome is asserted below
                 outcomes.append(f"{type(exc).__name__}: {exc}")

@@ -79,18 +79,18 @@ def test_stored_only_as_argon2id_hash(svc: KioskService) -> None:
     assert len(rows) == 1
     assert rows[0].code_hash.startswith("$argon2id$")
     assert recovery.parse(who.recovery_code) not in rows[0].code_hash
-    assert svc.hasher.verify(rows[0].code_hash, recovery.parse(who.recovery_code))
+    assert svc.ctx.hasher.verify(rows[0].code_hash, recovery.parse(who.recovery_code))
 
 
 def test_issuing_a_new_code_invalidates_the_old(svc: KioskService) -> None:
     """Enrolling again (after an admin reset here) leaves exactly one active code: the new one."""
     first = enroll(svc, "bob@example.com")
-    svc.reset_mfa(first.email)
+    svc.accounts.reset_mfa(first.email)
     second = enroll(svc, "bob@example.com", add=False)
     rows = list(RecoveryCode.select())
     assert len(rows) == 1
-    assert not svc.hasher.verify(rows[0].code_hash, recovery.parse(first.recovery_code))
-    assert svc.hasher.verify(rows[0].code_hash, recovery.parse(second.recovery_code))
+    assert not svc.ctx.hasher.verify(rows[0].code_hash, recovery.parse(first.recovery_code))
+    assert svc.ctx.hasher.verify(rows[0].code_hash, recovery.parse(second.recovery_code))
 
 
 @given(st.data())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kiosk.core import totp
-from kiosk.core.enrollment import Step
+from kiosk.core.flow import AuthFlow, Step
 from kiosk.core.service import KioskService
 from kiosk.errors import InvalidCodeError
 from kiosk.store.models import Credential
@@ -16,14 +16,14 @@ FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 
 
 def _signed_in(svc: KioskService, email: str, password: str, code: str) -> None:
-    flow = svc.new_flow(SOURCE)
+    flow = AuthFlow(svc, SOURCE)
     flow.submit_password(email, password)
     flow.submit_code(code)
     assert flow.step == Step.SIGNED_IN
 
 
 def _refused(svc: KioskService, email: str, password: str, code: str) -> str:
-    flow = svc.new_flow(SOURCE)
+    flow = AuthFlow(svc, SOURCE)
     flow.submit_password(email, password)
     with pytest.raises(InvalidCodeError) as info:
         flow.submit_code(code)
@@ -42,7 +42,7 @@ def test_a_code_is_accepted_once(svc: KioskService, clock: FakeClock) -> None:
     # full-width digits are not a code at all (and would be the same step if they were)
     assert _refused(svc, who.email, who.password, code.translate(FULL_WIDTH))
     with pytest.raises(InvalidCodeError):
-        svc.verify_for_external(who.email, code, source=SOURCE)
+        svc.factors.verify_for_external(who.email, code, source=SOURCE)
     # still refused a little later, while the code is inside the window
     clock.advance(20)
     _refused(svc, who.email, who.password, code)
@@ -77,7 +77,7 @@ def test_external_verify_shares_the_guard(svc: KioskService, clock: FakeClock) -
     who = enroll(svc, "bob@example.com")
     clock.advance(30)
     code = totp.code_at_step(who.secret, clock.step)
-    svc.verify_for_external(" BOB@example.com", code, source="verify:test")
+    svc.factors.verify_for_external(" BOB@example.com", code, source="verify:test")
     _refused(svc, who.email, who.password, code)
 
 

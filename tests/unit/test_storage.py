@@ -11,7 +11,7 @@ import pytest
 
 from kiosk.config import Settings
 from kiosk.core import totp
-from kiosk.core.enrollment import Step
+from kiosk.core.flow import AuthFlow, Step
 from kiosk.core.service import KioskService
 from kiosk.errors import StorageError
 from kiosk.store.database import describe_error, open_database, write_transaction
@@ -84,7 +84,7 @@ def test_a_process_killed_mid_write_leaves_the_account_as_it_was(
     if not is_postgres(settings):
         assert svc.db.execute_sql("PRAGMA integrity_check").fetchone()[0] == "ok"
     # the old device and the old recovery code still work, and writing still works
-    flow = svc.new_flow(SOURCE)
+    flow = AuthFlow(svc, SOURCE)
     flow.submit_password(who.email, who.password)
     clock.advance(30)
     assert flow.submit_code(totp.code_at_step(who.secret, clock.step)) == Step.SIGNED_IN

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kiosk.core import recovery, totp
-from kiosk.core.enrollment import Step
+from kiosk.core.flow import AuthFlow, Step
 from kiosk.core.service import KioskService
 from kiosk.errors import (
     AccountLockedError,
@@ -29,8 +29,8 @@ def test_mixed_failures_lock_the_account(svc: KioskService, clock: FakeClock) ->
     bad = _wrong_code(who.secret, clock)
     # 1 wrong password, 2 wrong codes, 1 wrong recovery code: 4 of 5
     with pytest.raises(AuthenticationFailed):
-        svc.new_flow(SOURCE).submit_password(who.email, "wrong password")
-    flow = svc.new_flow(SOURCE)
+        AuthFlow(svc, SOURCE).submit_password(who.email, "wrong password")
+    flow = AuthFlow(svc, SOURCE)
     assert flow.submit_password(who.email, who.password) == Step.ENTER_CODE
     for _ in range(2):
         with pytest.raises(InvalidCodeError):
@@ -41,7 +41,7 @@ def test_mixed_failures_lock_the_account(svc: KioskService, clock: FakeClock) ->
     # the fifth failure locks
     with pytest.raises(AccountLockedError) as info:
         flow.submit_recovery_code(WRONG_RECOVERY)
-    assert info.value.locked_until == svc.now() + svc.throttle.lockout
+    assert info.value.locked_until == svc.ctx.now() + svc.throttle.policy.lockout
     events = [e.event for e in audit_events(who.email)]
     assert events.count("sign_in_failed") == 5 and events[-1] == "locked"
 
@@ -50,7 +50,7 @@ def test_while_locked_nothing_is_evaluated(
     svc: KioskService, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     who = enroll(svc, "bob@example.com")
-    flow = svc.new_flow(SOURCE)
+    flow = AuthFlow(svc, SOURCE)
     flow.submit_password(who.email, who.password)
     for _ in range(4):
         with pytest.raises(InvalidCodeError):
@@ -60,57 +60,58 @@ def test_while_locked_nothing_is_evaluated(
     right_code = totp.code_at_step(who.secret, clock.step + 1)
     # the right password is not even checked: AccountLockedError, and no real verify happens
     verified: list[str] = []
-    real_verify = svc.hasher.verify
+    real_verify = svc.ctx.hasher.verify
     monkeypatch.setattr(
-        type(svc.hasher), "verify", lambda self, h, c: verified.append(h) or real_verify(h, c)
+        type(svc.ctx.hasher), "verify", lambda self, h, c: verified.append(h) or real_verify(h, c)
     )
     with pytest.raises(AccountLockedError):
-        svc.new_flow(SOURCE).submit_password(who.email, who.password)
-    assert verified == [svc.hasher.dummy_hash]  # the same cost as any refusal, nothing more
+        AuthFlow(svc, SOURCE).submit_password(who.email, who.password)
+    assert verified == [svc.factors.stand_in_hash()]  # the same cost as any refusal, nothing more
     with pytest.raises(AccountLockedError):
         flow.submit_code(right_code)  # the right code is refused too
     monkeypatch.setattr(
         totp, "matching_step", lambda *a, **k: pytest.fail("a code was evaluated while locked")
     )
     with pytest.raises(AccountLockedError):
-        svc.verify_for_external(who.email, right_code, source=SOURCE)
+        svc.factors.verify_for_external(who.email, right_code, source=SOURCE)
     monkeypatch.undo()
     # after the lock expires, the right code works (steps still only increase)
-    clock.advance(svc.throttle.lockout.total_seconds() + 1)
-    svc.new_flow(SOURCE).submit_password(who.email, who.password)
-    svc.verify_for_external(who.email, totp.code_at_step(who.secret, clock.step), source=SOURCE)
+    clock.advance(svc.throttle.policy.lockout.total_seconds() + 1)
+    AuthFlow(svc, SOURCE).submit_password(who.email, who.password)
+    code = totp.code_at_step(who.secret, clock.step)
+    svc.factors.verify_for_external(who.email, code, source=SOURCE)
 
 
 def test_lock_lasts_the_configured_minutes(svc: KioskService, clock: FakeClock) -> None:
-    svc.add_user("bob@example.com", PASSWORD)
+    svc.accounts.add_user("bob@example.com", PASSWORD)
     for _ in range(svc.settings.security.max_failed_attempts - 1):
         with pytest.raises(AuthenticationFailed):
-            svc.check_password("bob@example.com", "wrong password", source=SOURCE)
+            svc.factors.check_password("bob@example.com", "wrong password", source=SOURCE)
     with pytest.raises(AccountLockedError):
-        svc.check_password("bob@example.com", "wrong password", source=SOURCE)
+        svc.factors.check_password("bob@example.com", "wrong password", source=SOURCE)
     clock.advance(svc.settings.security.lockout_minutes * 60 - 1)
     with pytest.raises(AccountLockedError):
-        svc.check_password("bob@example.com", PASSWORD, source=SOURCE)
-    assert next(svc.iter_users()).locked
+        svc.factors.check_password("bob@example.com", PASSWORD, source=SOURCE)
+    assert next(svc.accounts.iter_users()).locked
     clock.advance(2)
-    assert not next(svc.iter_users()).locked
-    svc.check_password("bob@example.com", PASSWORD, source=SOURCE)
+    assert not next(svc.accounts.iter_users()).locked
+    svc.factors.check_password("bob@example.com", PASSWORD, source=SOURCE)
     # the count restarted: one failure does not lock again
     with pytest.raises(AuthenticationFailed):
-        svc.check_password("bob@example.com", "wrong password", source=SOURCE)
+        svc.factors.check_password("bob@example.com", "wrong password", source=SOURCE)
 
 
 def test_after_expiry_a_fresh_count_starts(svc: KioskService, clock: FakeClock) -> None:
-    svc.add_user("bob@example.com", PASSWORD)
+    svc.accounts.add_user("bob@example.com", PASSWORD)
     for _ in range(5):
         with pytest.raises((AuthenticationFailed, AccountLockedError)):
-            svc.check_password("bob@example.com", "wrong password", source=SOURCE)
+            svc.factors.check_password("bob@example.com", "wrong password", source=SOURCE)
     clock.advance(16 * 60)
     for _ in range(4):
         with pytest.raises(AuthenticationFailed):
-            svc.check_password("bob@example.com", "wrong password", source=SOURCE)
+            svc.factors.check_password("bob@example.com", "wrong password", source=SOURCE)
     with pytest.raises(AccountLockedError):
-        svc.check_password("bob@example.com", "wrong password", source=SOURCE)
+        svc.factors.check_password("bob@example.com", "wrong password", source=SOURCE)
 
 
 def test_success_resets_the_count(svc: KioskService, clock: FakeClock) -> None:
@@ -118,13 +119,13 @@ def test_success_resets_the_count(svc: KioskService, clock: FakeClock) -> None:
     for round_ in range(3):
         for _ in range(4):
             with pytest.raises(AuthenticationFailed):
-                svc.check_password(who.email, "wrong password", source=SOURCE)
-        flow = svc.new_flow(SOURCE)
+                svc.factors.check_password(who.email, "wrong password", source=SOURCE)
+        flow = AuthFlow(svc, SOURCE)
         flow.submit_password(who.email, who.password)
         clock.advance(30)
         flow.submit_code(totp.code_at_step(who.secret, clock.step))
         assert flow.step == Step.SIGNED_IN, round_
-    assert not next(svc.iter_users()).locked
+    assert not next(svc.accounts.iter_users()).locked
 
 
 def test_password_success_alone_does_not_reset_for_enrolled_accounts(
@@ -132,7 +133,7 @@ def test_password_success_alone_does_not_reset_for_enrolled_accounts(
 ) -> None:
     """Only a full sign-in clears the count: a known password must not buy more code guesses."""
     who = enroll(svc, "bob@example.com")
-    flow = svc.new_flow(SOURCE)
+    flow = AuthFlow(svc, SOURCE)
     flow.submit_password(who.email, who.password)
     for _ in range(4):
         with pytest.raises(InvalidCodeError):
@@ -147,38 +148,38 @@ def test_unknown_emails_lock_the_same_way(svc: KioskService) -> None:
     results = []
     for _ in range(5):
         with pytest.raises((AuthenticationFailed, AccountLockedError)) as info:
-            svc.new_flow(SOURCE).submit_password("nobody@example.com", "whatever pw")
+            AuthFlow(svc, SOURCE).submit_password("nobody@example.com", "whatever pw")
         results.append(type(info.value).__name__)
     assert results == ["AuthenticationFailed"] * 4 + ["AccountLockedError"]
     with pytest.raises(AccountLockedError) as unknown:
-        svc.new_flow(SOURCE).submit_password("nobody@example.com", "whatever pw")
+        AuthFlow(svc, SOURCE).submit_password("nobody@example.com", "whatever pw")
     # a known account locked the same way says exactly the same
-    svc.add_user("bob@example.com", PASSWORD)
+    svc.accounts.add_user("bob@example.com", PASSWORD)
     for _ in range(5):
         with pytest.raises((AuthenticationFailed, AccountLockedError)):
-            svc.new_flow(SOURCE).submit_password("bob@example.com", "whatever pw")
+            AuthFlow(svc, SOURCE).submit_password("bob@example.com", "whatever pw")
     with pytest.raises(AccountLockedError) as known:
-        svc.new_flow(SOURCE).submit_password("bob@example.com", "whatever pw")
+        AuthFlow(svc, SOURCE).submit_password("bob@example.com", "whatever pw")
     assert str(unknown.value) == str(known.value)
     # unknown emails are not written into the audit log (only known accounts are named)
     assert all(e.email != "nobody@example.com" for e in audit_events())
 
 
 def test_admin_unlock_clears_the_lock(svc: KioskService) -> None:
-    svc.add_user("bob@example.com", PASSWORD)
+    svc.accounts.add_user("bob@example.com", PASSWORD)
     for _ in range(5):
         with pytest.raises((AuthenticationFailed, AccountLockedError)):
-            svc.check_password("bob@example.com", "wrong password", source=SOURCE)
-    assert next(svc.iter_users()).locked
-    svc.unlock("BOB@example.com")
-    assert not next(svc.iter_users()).locked
-    svc.check_password("bob@example.com", PASSWORD, source=SOURCE)
+            svc.factors.check_password("bob@example.com", "wrong password", source=SOURCE)
+    assert next(svc.accounts.iter_users()).locked
+    svc.accounts.unlock("BOB@example.com")
+    assert not next(svc.accounts.iter_users()).locked
+    svc.factors.check_password("bob@example.com", PASSWORD, source=SOURCE)
     assert [e.event for e in audit_events("bob@example.com")][-1] == "unlocked"
 
 
 def test_malformed_codes_are_not_counted(svc: KioskService, clock: FakeClock) -> None:
     who = enroll(svc, "bob@example.com")
-    flow = svc.new_flow(SOURCE)
+    flow = AuthFlow(svc, SOURCE)
     flow.submit_password(who.email, who.password)
     for _ in range(10):
         with pytest.raises(InvalidCodeError):

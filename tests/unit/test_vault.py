@@ -21,9 +21,9 @@ from .conftest import SOURCE, FakeClock, enroll, is_postgres, sqlite_path
 
 
 def _sign_in_code(svc: KioskService, email: str, secret: str, clock: FakeClock) -> None:
-    account = svc.check_password(email, "correct horse battery", source=SOURCE)
+    account = svc.factors.check_password(email, "correct horse battery", source=SOURCE)
     clock.advance(30)
-    svc.check_code(account, totp.code_at_step(secret, clock.step), source=SOURCE)
+    svc.factors.check_code(account, totp.code_at_step(secret, clock.step), source=SOURCE)
 
 
 def test_keyring_round_trip_and_binding() -> None:
@@ -77,7 +77,7 @@ def test_ciphertext_swapped_to_another_account_is_refused(
 ) -> None:
     alice = enroll(svc, "alice@example.com")
     bob = enroll(svc, "bob@example.com")
-    alice_row = Credential.get(Credential.account == svc._admin_account(alice.email).id)
+    alice_row = Credential.get(Credential.account == svc.accounts.find(alice.email).id)
     # bob's row gets alice's ciphertext: if it decrypted, alice's codes would open bob's account
     Credential.update(secret_ciphertext=alice_row.secret_ciphertext).where(
         Credential.id != alice_row.id
@@ -187,10 +187,10 @@ def test_key_rotation_re_encrypts_every_secret(
 ) -> None:
     who = enroll(svc, "bob@example.com")
     old_blob = bytes(Credential.get().secret_ciphertext)
-    assert svc.rotate_keys() == 2
+    assert svc.keys.rotate() == 2
     row = Credential.get()
     assert row.key_version == 2 and bytes(row.secret_ciphertext) != old_blob
-    assert svc.retire_unused_keys() == [1]
+    assert svc.keys.retire_unused() == [1]
     assert sorted(parse_keyring(settings.key_path.read_text(), "k").keys) == [2]
     assert stat.S_IMODE(settings.key_path.stat().st_mode) == 0o600
     svc.close()

@@ -8,7 +8,7 @@ from kiosk.core.steps import Step
 from kiosk.ui.screens.code_entry import CodeScreen
 
 if TYPE_CHECKING:
-    from kiosk.core.enrollment import AuthFlow
+    from kiosk.core.flow import AuthFlow
 
 
 class EnterSetupCodeScreen(CodeScreen):

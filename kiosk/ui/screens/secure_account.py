@@ -16,7 +16,7 @@ from kiosk.ui.widgets.qr import QRCode
 from kiosk.ui.widgets.status import StatusLine
 
 if TYPE_CHECKING:
-    from kiosk.core.enrollment import PendingSecret
+    from kiosk.core.flow import PendingSecret
 
 
 class ManualKeyModal(KioskModal):

@@ -1,0 +1,191 @@
+"""What every `kiosk` command shares: settings loaded once, one-line errors, the log, and
+running the kiosk app itself. Used by the entry point (kiosk/launch.py) and the admin CLI
+(kiosk/cli.py); it imports neither, and the app (kiosk/ui) imports nothing of it.
+
+Configuration is loaded once, at the edge, and passed down; nothing below reads the environment.
+Every failure prints one line (`kiosk: error: ...`) and exits non-zero: 2 for an error, 1 for a
+refusal where a command answers yes/no.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+from kiosk.config import Settings, load_settings
+from kiosk.errors import KioskError, report_unexpected
+
+if TYPE_CHECKING:
+    from kiosk.core.service import KioskService
+
+log = logging.getLogger("kiosk")
+log.addHandler(logging.NullHandler())  # never Python's last-resort handler: it prints tracebacks
+
+EXIT_REFUSED = 1
+EXIT_ERROR = 2
+
+
+def one_line(text: str) -> str:
+    """Never let a message carry control characters or several lines to the terminal."""
+    return "".join(ch if ch.isprintable() else "?" for ch in " ".join(str(text).split()))
+
+
+def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
+    """Print `kiosk: error: MESSAGE` on one line to stderr and exit with `code`."""
+    print(f"kiosk: error: {one_line(message)}", file=sys.stderr, flush=True)
+    sys.exit(code)
+
+
+def setup_logging(settings: Settings) -> None:
+    """Log to the configured file (0600). Never a secret: only events and error references."""
+    path = settings.log_path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600)
+        handler: logging.Handler = logging.StreamHandler(os.fdopen(fd, "a", encoding="utf-8"))
+    except (OSError, ValueError):
+        handler = logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.raiseExceptions = False  # a log that cannot be written (disk full) prints nothing
+    root = logging.getLogger("kiosk")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    root.propagate = False
+
+
+def exit_on_failure(exc: BaseException) -> NoReturn:
+    """One clear line and a non-zero exit for a failure; never a traceback. Re-raises exits."""
+    if isinstance(exc, KioskError):
+        fail(str(exc))
+    if isinstance(exc, KeyboardInterrupt):
+        print("", file=sys.stderr)
+        fail("interrupted")
+    if not isinstance(exc, Exception):  # SystemExit, GeneratorExit: not failures of ours
+        raise exc
+    reference = report_unexpected(exc)
+    fail(f"unexpected {exc.__class__.__name__} (reference {reference}, see the log)")
+
+
+class Context:
+    """What every command needs: the settings, and the service opened on first use."""
+
+    def __init__(self, config_path: Path | None) -> None:
+        self.config_path = config_path
+        self._settings: Settings | None = None
+        self._service: KioskService | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config_path)
+            setup_logging(self._settings)
+        return self._settings
+
+    def service(self, *, migrate: bool = True) -> KioskService:
+        if self._service is None:
+            settings = self.settings
+            with _without_postgres_driver(settings.database_url):
+                from kiosk.core.service import KioskService  # imports peewee: the lean way
+
+            self._service = KioskService.open(
+                settings, key_env=os.environ.get("KIOSK_SECRET_KEY") or None, migrate=migrate
+            )
+        return self._service
+
+    def close(self) -> None:
+        if self._service is not None:
+            self._service.close()
+
+
+@contextlib.contextmanager
+def _without_postgres_driver(url: str) -> Iterator[None]:
+    """Keep peewee from importing psycopg2, which a SQLite kiosk never uses, at its first import.
+
+    peewee imports its PostgreSQL driver eagerly when it can: about 5 MiB of resident memory and
+    15 ms for every start (one per SSH login, per `kiosk verify`), measured in benchmarks/. A
+    `None` in sys.modules makes that import fail the documented way, and peewee goes on without
+    it. Only while peewee is first imported (when the service is first opened; every command
+    that uses the store imports it after that), and only for a SQLite URL: one process serves one
+    database, and a later `import psycopg2` elsewhere works as usual.
+    """
+    if not url.startswith("sqlite:") or "peewee" in sys.modules or "psycopg2" in sys.modules:
+        yield
+        return
+    sys.modules["psycopg2"] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        if "psycopg2" in sys.modules and sys.modules["psycopg2"] is None:
+            del sys.modules["psycopg2"]
+
+
+def config_path(option: str | None) -> Path | None:
+    """--config, else $KIOSK_CONFIG, else ./config.toml when it exists, else the defaults."""
+    if option:
+        return Path(option)
+    env = os.environ.get("KIOSK_CONFIG")
+    if env:
+        return Path(env)
+    default = Path("config.toml")
+    return default if default.exists() else None
+
+
+def session_source() -> str:
+    """Where this session comes from, for the audit trail (ssh client, tty, web, local)."""
+    from kiosk.core.audit import source_from_environment
+
+    return source_from_environment()
+
+
+def run_kiosk(ctx: Context, mode: str, demo_hint: str | None = None) -> None:
+    """Run the kiosk full-screen in this terminal until it ends; fail with one line if it can't."""
+    _ = ctx.settings  # load and validate the config first: a bad one is named even without a tty
+    # `kiosk serve` (textual-serve) runs the app over pipes with Textual's web driver.
+    served = os.environ.get("TEXTUAL_DRIVER", "").endswith(":WebDriver")
+    if not served and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        fail(
+            "the kiosk needs an interactive terminal"
+            + (" (connect with ssh -t)" if mode == "ssh" else "")
+        )
+    # Importing and starting Textual makes a few hundred thousand objects, nearly all of which
+    # live as long as the session: the cyclic garbage collector would walk them over and over
+    # while they are made, about a tenth of the time to Sign in (benchmarks/RESULTS.md). It is
+    # paused until Sign in is on the screen, then runs as usual (nothing is frozen: widgets that
+    # held what a person typed must stay collectable).
+    gc.disable()
+    try:
+        # The store opens in the background after Sign in is painted (kiosk.core.deferred).
+        from kiosk.core.deferred import DeferredService
+        from kiosk.ui.app import KioskApp
+
+        freeze_imported_objects()
+        service = DeferredService(ctx.settings, ctx.service)
+        app = KioskApp(service, mode=mode, source=session_source(), demo_hint=demo_hint,
+                       after_first_paint=gc.enable)
+        outcome = app.run()
+    finally:
+        gc.enable()
+    if outcome is None:  # Textual stopped the app on an error it caught itself
+        outcome = app.outcome_after_unhandled_error()
+    if outcome.startup_error:
+        fail(outcome.startup_error)
+    if outcome.crash_reference:
+        fail(f"the kiosk stopped unexpectedly (reference {outcome.crash_reference}, see the log)")
+
+
+def freeze_imported_objects() -> None:
+    """Keep what the imports made out of every later garbage collection.
+
+    Modules, classes and functions live as long as the process, yet each full collection
+    walked them all again: pauses of 30 ms and more in the middle of screen changes
+    (benchmarks/freeze.py). Called after the imports and before the app, any screen or
+    anything a person typed exists, so nothing frozen ever holds a person's data and
+    everything made from then on stays collectable.
+    """
+    gc.freeze()
