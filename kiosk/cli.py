@@ -254,7 +254,7 @@ def _csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
 def users_list(ctx: Context, as_json: bool) -> None:
     """List accounts: enrolled, locked, last sign-in."""
     rows = ctx.service().accounts.iter_users()
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     if as_json:
         # Streamed: one object at a time, never the whole list in memory.
         out.write("[")
@@ -343,7 +343,7 @@ def audit_command(ctx: Context, as_json: bool, since: str | None, email: str | N
     from kiosk.core import audit
     from kiosk.store.database import storage_errors
 
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     with storage_errors("read the audit log"):
         for row in audit.query(since=since_at, email=wanted):
             at = row.at.replace(microsecond=0).isoformat() + "Z"

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, TypeVar
 
-from kiosk.core.limits import INVALID_EMAIL_MESSAGE, MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH
 from kiosk.errors import InvalidEmailError, PasswordPolicyError
+from kiosk.limits import INVALID_EMAIL_MESSAGE, MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH
 
 if TYPE_CHECKING:
     from argon2 import PasswordHasher

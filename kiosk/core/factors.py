@@ -17,7 +17,6 @@ from kiosk.core import audit, recovery, totp
 from kiosk.core.accounts import normalize_email
 from kiosk.core.audit import Event
 from kiosk.core.context import CoreContext
-from kiosk.core.limits import MAX_PASSWORD_LENGTH
 from kiosk.core.throttle import AttemptThrottle, Reservation
 from kiosk.core.values import AccountRef
 from kiosk.errors import (
@@ -30,6 +29,7 @@ from kiosk.errors import (
     InvalidRecoveryCodeError,
     NoAuthenticatorError,
 )
+from kiosk.limits import MAX_PASSWORD_LENGTH
 from kiosk.store.database import storage_errors, write_transaction
 from kiosk.store.models import Account, Credential, RecoveryCode
 

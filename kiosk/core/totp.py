@@ -17,13 +17,13 @@ from collections.abc import Callable
 import pyotp
 
 from kiosk.errors import InvalidCodeError
+from kiosk.limits import CODE_DIGITS, ENTER_CODE_DIGITS_MESSAGE, MAX_CODE_INPUT
 
 SECRET_BYTES = 20  # 160 bits, RFC 4226 R6
-DIGITS = 6
+DIGITS = CODE_DIGITS
 PERIOD = 30
-MAX_CODE_INPUT = 64  # longer input is refused before any work
 
-_CODE_RE = re.compile(r"[0-9]{6}")
+_CODE_RE = re.compile(f"[0-9]{{{CODE_DIGITS}}}")
 
 Clock = Callable[[], float]
 
@@ -68,10 +68,10 @@ def format_secret_for_display(secret: str) -> str:
 def parse_code(raw: str) -> str:
     """Exactly 6 ASCII digits after removing spaces; anything else is refused before any HMAC."""
     if len(raw) > MAX_CODE_INPUT:
-        raise InvalidCodeError("Enter the 6 digits shown in your authenticator app.")
+        raise InvalidCodeError(ENTER_CODE_DIGITS_MESSAGE)
     code = raw.replace(" ", "").strip()
     if not _CODE_RE.fullmatch(code):
-        raise InvalidCodeError("Enter the 6 digits shown in your authenticator app.")
+        raise InvalidCodeError(ENTER_CODE_DIGITS_MESSAGE)
     return code
 
 

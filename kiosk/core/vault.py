@@ -22,14 +22,19 @@ import secrets
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kiosk.errors import VaultError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 NONCE_BYTES = 12
 KEY_BYTES = 32
 
 
-def _aesgcm(key: bytes):  # noqa: ANN202 - imported lazily: cryptography is slow to import
+def _aesgcm(key: bytes) -> AESGCM:
+    """AES-GCM, imported when first used: cryptography is slow to import."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     return AESGCM(key)

@@ -240,7 +240,7 @@ def upgrade_schema(db: pw.Database) -> int:
     return SCHEMA_VERSION
 
 
-def write_transaction(db: pw.Database) -> pw._atomic:  # type: ignore[name-defined]
+def write_transaction(db: pw.Database) -> pw._atomic:
     """A transaction for read-then-write work (IMMEDIATE on SQLite by the database's lock type).
 
     On SQLite, refuses when the database file was deleted or replaced since it was opened: the

@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 
 import peewee as pw
 
+from kiosk.limits import MAX_EMAIL_LENGTH
+
 database_proxy = pw.DatabaseProxy()
 
 
@@ -35,7 +37,7 @@ class Meta(BaseModel):
 
 class Account(BaseModel):
     id = pw.AutoField()
-    email = pw.CharField(unique=True, max_length=254)
+    email = pw.CharField(unique=True, max_length=MAX_EMAIL_LENGTH)
     password_hash = pw.CharField(max_length=255)
     created_at = pw.DateTimeField(default=utcnow)
     last_sign_in_at = pw.DateTimeField(null=True)
@@ -94,7 +96,7 @@ class AuditEvent(BaseModel):
     id = pw.AutoField()
     at = pw.DateTimeField(default=utcnow, index=True)
     event = pw.CharField(max_length=32)
-    email = pw.CharField(max_length=254, null=True, index=True)
+    email = pw.CharField(max_length=MAX_EMAIL_LENGTH, null=True, index=True)
     source = pw.CharField(max_length=128)
     detail = pw.CharField(max_length=128, default="")
 

@@ -17,7 +17,7 @@ from kiosk.ui.widgets.header import StepHeader
 from kiosk.ui.widgets.status import IdleWarning, StatusLine
 
 if TYPE_CHECKING:
-    from kiosk.ui.app import KioskApp
+    from kiosk.ui.host import KioskHost
 
 
 class StepScreen(Screen[None]):
@@ -36,8 +36,8 @@ class StepScreen(Screen[None]):
         self._notice = notice
 
     @property
-    def kiosk(self) -> KioskApp:
-        return cast("KioskApp", self.app)
+    def kiosk(self) -> KioskHost:
+        return cast("KioskHost", self.app)
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -152,8 +152,8 @@ class KioskModal(ModalScreen[None]):
     ]
 
     @property
-    def kiosk(self) -> KioskApp:
-        return cast("KioskApp", self.app)
+    def kiosk(self) -> KioskHost:
+        return cast("KioskHost", self.app)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):

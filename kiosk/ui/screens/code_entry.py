@@ -8,6 +8,7 @@ from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
 
+from kiosk.limits import CODE_DIGITS, ENTER_CODE_DIGITS_MESSAGE
 from kiosk.ui.screens.base import StepScreen
 from kiosk.ui.widgets.code_input import CodeInput
 
@@ -31,8 +32,8 @@ class CodeScreen(StepScreen):
 
     def submit(self) -> None:
         code = self.query_one("#code", Input).value
-        if len(code) != 6:
-            self.status.show_error("Enter the 6 digits shown in your authenticator app.")
+        if len(code) != CODE_DIGITS:
+            self.status.show_error(ENTER_CODE_DIGITS_MESSAGE)
             self.query_one("#code", Input).focus()
             return
         self.act(lambda flow: self.check(flow, code))

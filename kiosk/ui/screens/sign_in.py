@@ -9,6 +9,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
 
 from kiosk.core.steps import Step
+from kiosk.limits import MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH
 from kiosk.ui.screens.base import StepScreen
 
 
@@ -17,7 +18,6 @@ class SignInScreen(StepScreen):
     STEP_TITLE = "Sign in"
     CAN_GO_BACK = False
     HINT = "Tab: next field · Enter: continue"
-    EMAIL_MAX = 254
 
     def compose_card(self) -> Iterator[Widget]:
         org = self.kiosk.organization
@@ -28,9 +28,10 @@ class SignInScreen(StepScreen):
             markup=False,
         )
         yield Label("Email", classes="field-label")
-        yield Input(placeholder="you@example.com", id="email", max_length=self.EMAIL_MAX)
+        yield Input(placeholder="you@example.com", id="email", max_length=MAX_EMAIL_LENGTH)
         yield Label("Password", classes="field-label")
-        yield Input(placeholder="Password", password=True, id="password", max_length=1024)
+        yield Input(placeholder="Password", password=True, id="password",
+                    max_length=MAX_PASSWORD_LENGTH)
         with Horizontal(classes="buttons"):
             yield Button("Continue", id="continue", variant="primary", classes="primary-action")
 

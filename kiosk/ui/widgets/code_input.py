@@ -6,7 +6,7 @@ import unicodedata
 
 from textual.widgets import Input
 
-CODE_LENGTH = 6
+from kiosk.limits import CODE_DIGITS as CODE_LENGTH
 
 
 class CodeInput(Input):
