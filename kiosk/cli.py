@@ -9,7 +9,6 @@ yes/no (`verify`, `users import` with bad lines).
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import re
@@ -24,6 +23,7 @@ from typing import Any, TypeVar
 import click
 
 from kiosk.config import MODES
+from kiosk.core.accounts import MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH
 from kiosk.errors import (
     AccountLockedError,
     ConfigError,
@@ -200,49 +200,97 @@ def users_set_password(ctx: Context, email: str, password_stdin: bool) -> None:
 @pass_ctx
 @handle_errors
 def users_import(ctx: Context, csv_file: str) -> None:
-    """Add accounts from a CSV of `email,password` lines; reports each bad line."""
-    service = ctx.service()
+    """Add accounts from a CSV of `email,password` lines, one account a line.
+
+    Every data line is added, already present (left unchanged) or refused with its number and
+    reason; the exit status is 1 when any line was refused. Progress goes to stderr.
+    """
+    from kiosk.core.accounts import normalize_email
+    from kiosk.errors import AccountExistsError
+    from kiosk.progress import progress_reporter
+
     try:
         raw = sys.stdin.buffer.read() if csv_file == "-" else Path(csv_file).read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read {csv_file}: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{csv_file} is not UTF-8 text") from None
-    added = bad = 0
+    lines = list(_import_lines(raw))
+    service = ctx.service()
+    present = {user.email for user in service.iter_users()}
+    added = already = refused = 0
     source = f"admin:{session_source()}"
-    for number, row in _csv_rows(text):
-        if number == 1 and [c.strip().lower() for c in row] == ["email", "password"]:
-            continue
-        if not row or all(not c.strip() for c in row):
-            continue
-        if len(row) != 2:
-            click.echo(f"line {number}: expected 'email,password'", err=True)
-            bad += 1
-            continue
-        try:
-            service.add_user(row[0], row[1], source=source)
-            added += 1
-        except KioskError as exc:
-            click.echo(f"line {number}: {one_line(str(exc))}", err=True)
-            bad += 1
-    click.echo(f"added {added} account(s), {bad} line(s) refused")
-    if bad:
+    with progress_reporter("users import", len(lines)) as progress:
+        for number, fields, problem in lines:
+            try:
+                if problem is not None:
+                    raise ImportLineError(problem)
+                email = normalize_email(fields[0])
+                if email in present:
+                    raise AccountExistsError(email)
+                service.add_user(email, fields[1], source=source)
+                present.add(email)
+                added += 1
+            except AccountExistsError:
+                already += 1
+            except KioskError as exc:
+                progress.note(f"line {number}: {one_line(str(exc))}")
+                refused += 1
+            progress.advance()
+    click.echo(
+        f"{len(lines)} data line(s): {added} added, {already} already present, {refused} refused"
+    )
+    if refused:
         sys.exit(EXIT_REFUSED)
 
 
-def _csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    while True:
+class ImportLineError(KioskError):
+    """A line of an import file that is not one `email,password` record."""
+
+
+# A line longer than an email and a password can be (quoted, with a separator) is refused
+# before the csv module sees it: its own field limit (128 KiB) made such lines vanish.
+MAX_IMPORT_LINE = 2 * (MAX_EMAIL_LENGTH + MAX_PASSWORD_LENGTH) + 8
+_CSV_PROBLEMS = {
+    "unexpected end of data": "unclosed quote (a field cannot span lines)",
+    "',' expected after '\"'": "a quote inside a quoted field must be doubled",
+}
+
+
+def _import_lines(raw: bytes) -> Iterator[tuple[int, list[str], str | None]]:
+    """(line number, [email, password], problem or None) for every data line of an import file.
+
+    Parsed one physical line at a time, so a stray quote cannot swallow the lines after it and a
+    line that is not UTF-8 is refused alone. Blank lines and an `email,password` header on the
+    first line are not data lines.
+    """
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    for number, line_bytes in enumerate(raw.split(b"\n"), start=1):
+        line_bytes = line_bytes.removesuffix(b"\r")
         try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error:
-            yield reader.line_num, ["", "", ""]  # reported as a bad line
+            line = line_bytes.decode("utf-8")
+        except UnicodeDecodeError:
+            yield number, [], "not UTF-8 text"
             continue
-        yield reader.line_num, row
+        if not line.strip(" \t"):  # only these: str.strip() would also drop e.g. \x1c lines
+            continue
+        if len(line) > MAX_IMPORT_LINE:
+            yield number, [], f"line too long (more than {MAX_IMPORT_LINE} characters)"
+            continue
+        try:
+            rows = list(csv.reader([line], strict=True))
+        except csv.Error as exc:
+            problem = str(exc)
+            if problem.startswith("new-line character"):
+                problem = "a carriage return inside an unquoted field"
+            yield number, [], _CSV_PROBLEMS.get(problem, f"not valid CSV ({problem})")
+            continue
+        fields = rows[0] if len(rows) == 1 else []
+        if number == 1 and [f.strip().lower() for f in fields] == ["email", "password"]:
+            continue
+        if len(fields) != 2:
+            yield number, [], "expected 'email,password'"
+            continue
+        yield number, fields, None
 
 
 @users.command("list")

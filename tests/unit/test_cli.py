@@ -104,10 +104,10 @@ def test_users_import(cli: Run, tmp_path: Path) -> None:
     result = cli("users", "import", str(csv_file))
     assert result.returncode == 1
     errors = result.stderr.splitlines()
-    assert [e.split(":")[0] for e in errors] == ["line 3", "line 4", "line 5", "line 6", "line 9"]
-    assert "already exists" in errors[3] and "at least 8" in errors[2]
+    assert [e.split(":")[0] for e in errors] == ["line 3", "line 4", "line 5", "line 9"]
+    assert "at least 8" in errors[2]
     assert PASSWORD not in result.stderr and "short" not in errors[2].split(":", 1)[1][:8]
-    assert "added 2 account(s), 5 line(s) refused" in result.stdout
+    assert _summary(result) == "7 data line(s): 2 added, 1 already present, 4 refused"
     assert sorted(users(cli)) == ["ann@example.com", "cat@example.com"]
 
 
@@ -115,9 +115,80 @@ def test_users_import_all_good_and_missing_file(cli: Run, tmp_path: Path) -> Non
     csv_file = tmp_path / "ok.csv"
     csv_file.write_text(f"eve@example.com,{PASSWORD}\nfay@example.com,{PASSWORD}\n")
     result = cli("users", "import", str(csv_file))
-    assert result.returncode == 0 and "added 2 account(s), 0 line(s) refused" in result.stdout
+    assert result.returncode == 0
+    assert _summary(result) == "2 data line(s): 2 added, 0 already present, 0 refused"
     missing = one_error_line(cli("users", "import", str(tmp_path / "missing.csv")))
     assert "missing.csv" in missing
+
+
+def _summary(result: subprocess.CompletedProcess[str]) -> str:
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stdout
+    return lines[0]
+
+
+def test_users_import_unclosed_quote_swallows_nothing(cli: Run, tmp_path: Path) -> None:
+    """An unclosed quote used to swallow the following lines ("added 1, 0 refused", exit 0):
+    it is refused on its own line and every later line is read as usual."""
+    csv_file = tmp_path / "people.csv"
+    csv_file.write_text(
+        f'"ann@example.com,{PASSWORD}\n'
+        f"ben@example.com,{PASSWORD}\n"
+        f'cat@example.com,"{PASSWORD}\n'
+        f"dan@example.com,{PASSWORD}\n"
+    )
+    result = cli("users", "import", str(csv_file))
+    assert result.returncode == 1, result
+    assert result.stderr.splitlines() == [
+        "line 1: unclosed quote (a field cannot span lines)",
+        "line 3: unclosed quote (a field cannot span lines)",
+    ]
+    assert _summary(result) == "4 data line(s): 2 added, 0 already present, 2 refused"
+    assert sorted(users(cli)) == ["ben@example.com", "dan@example.com"]
+
+
+def test_users_import_huge_field_is_refused_by_number(cli: Run, tmp_path: Path) -> None:
+    """A field over the csv module's 128 KiB limit gave "added 0, 0 refused"."""
+    csv_file = tmp_path / "people.csv"
+    csv_file.write_text(
+        f"ann@example.com,{'p' * 200_000}\n"
+        f"ben@example.com,{PASSWORD}\n"
+        f"{'c' * 140_000}@example.com,{PASSWORD}\n"
+    )
+    result = cli("users", "import", str(csv_file))
+    assert result.returncode == 1, result
+    errors = result.stderr.splitlines()
+    assert [e.split(":")[0] for e in errors] == ["line 1", "line 3"], errors
+    assert all("too long" in e and len(e) < 200 for e in errors), errors
+    assert _summary(result) == "3 data line(s): 1 added, 0 already present, 2 refused"
+    assert sorted(users(cli)) == ["ben@example.com"]
+
+
+def test_users_import_accounts_for_every_line(cli: Run, tmp_path: Path) -> None:
+    """Added + already present + refused = the data lines; bytes that are not UTF-8 are one
+    refused line, not the whole file; already present alone is not a failure."""
+    assert cli("users", "add", "ann@example.com", "--password-stdin",
+               input=PASSWORD + "\n").returncode == 0
+    csv_file = tmp_path / "people.csv"
+    csv_file.write_bytes(
+        b"\xef\xbb\xbfEmail,Password\r\n"
+        + f"ANN@example.com,{PASSWORD}\r\n".encode()
+        + b"caf\xe9@example.com,correct horse\r\n"
+        + f"ben@example.com,{PASSWORD}\r\n".encode()
+        + b"\r\n   \n"
+        + f"ben@example.com,{PASSWORD}\n".encode()
+        + f"cat@example.com,{PASSWORD}".encode()  # no final newline
+    )
+    result = cli("users", "import", str(csv_file))
+    assert result.returncode == 1, result
+    assert result.stderr.splitlines() == ["line 3: not UTF-8 text"]
+    assert _summary(result) == "5 data line(s): 2 added, 2 already present, 1 refused"
+    assert sorted(users(cli)) == ["ann@example.com", "ben@example.com", "cat@example.com"]
+    again = tmp_path / "again.csv"
+    again.write_text(f"ann@example.com,{PASSWORD}\nben@example.com,{PASSWORD}\n")
+    result = cli("users", "import", str(again))
+    assert result.returncode == 0, result
+    assert _summary(result) == "2 data line(s): 0 added, 2 already present, 0 refused"
 
 
 def test_users_list_json_fields(cli: Run, settings: Settings) -> None:
