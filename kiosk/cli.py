@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import click
 
-from kiosk.config import MODES
+from kiosk.config import MODES, redact_url
 from kiosk.core.accounts import MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH
 from kiosk.errors import (
     AccountLockedError,
@@ -100,12 +100,18 @@ def run(ctx: Context, mode: str | None) -> None:
               help="ssh mode lets ctrl+c quit the demo.")
 @click.option("--reset-mfa", is_flag=True, help="Forget the demo account's authenticator first.")
 @click.option("--no-launch", is_flag=True, help="Only prepare the demo account.")
+@click.option("--allow-existing-database", is_flag=True,
+              help="Add the demo account even to a database that holds other accounts.")
 @pass_ctx
 @handle_errors
-def demo(ctx: Context, mode: str, reset_mfa: bool, no_launch: bool) -> None:
+def demo(
+    ctx: Context, mode: str, reset_mfa: bool, no_launch: bool, allow_existing_database: bool
+) -> None:
     """Create (or refresh) a demo account, print its password, and launch the kiosk."""
     from kiosk.errors import AccountExistsError
 
+    if not allow_existing_database:
+        _refuse_a_database_in_use(ctx)
     service = ctx.service()
     password = "-".join(secrets.token_hex(2) for _ in range(3))
     try:
@@ -115,7 +121,7 @@ def demo(ctx: Context, mode: str, reset_mfa: bool, no_launch: bool) -> None:
     if reset_mfa:
         service.reset_mfa(DEMO_EMAIL, source="demo")
     enrolled = next(u for u in service.iter_users() if u.email == DEMO_EMAIL).enrolled
-    click.echo(f"Database: {ctx.settings.database_url}")
+    click.echo(f"Database: {redact_url(ctx.settings.database_url)}")
     click.echo(f"Demo account:  {DEMO_EMAIL}")
     click.echo(f"Password:      {password}")
     if enrolled:
@@ -124,6 +130,31 @@ def demo(ctx: Context, mode: str, reset_mfa: bool, no_launch: bool) -> None:
         return
     hint = f"Demo account: {DEMO_EMAIL}   password: {password}"
     launch(ctx, mode, demo_hint=hint)
+
+
+def _refuse_a_database_in_use(ctx: Context) -> None:
+    """The demo account has a known password printed on the screen: never slip it into a
+    database that real people use. Read before anything is created or migrated."""
+    from kiosk.store.database import connect_database, storage_errors
+    from kiosk.store.models import Account
+
+    url = ctx.settings.database_url
+    database = connect_database(url)
+    try:
+        with storage_errors("read the database"):
+            others = (
+                Account.select().where(Account.email != DEMO_EMAIL).count()
+                if database.table_exists(Account._meta.table_name)
+                else 0
+            )
+    finally:
+        database.close()
+    if others:
+        raise KioskError(
+            f"the database {redact_url(url)} already holds {others} other account(s); the demo "
+            f"would add {DEMO_EMAIL} with a password shown on screen: use another database, "
+            "or add --allow-existing-database"
+        )
 
 
 @cli.command()
@@ -435,6 +466,7 @@ def db_status(ctx: Context) -> None:
     from kiosk.store.database import SCHEMA_VERSION, connect_database, schema_version
 
     database = connect_database(ctx.settings.database_url)
+    click.echo(f"database {redact_url(ctx.settings.database_url)}")
     click.echo(f"database schema {schema_version(database)}, kiosk schema {SCHEMA_VERSION}")
     database.close()
 

@@ -427,3 +427,70 @@ def test_db_upgrade_refuses_a_newer_schema(cli: Run, settings: Settings) -> None
         line = one_error_line(cli(*args))
         assert f"schema version {SCHEMA_VERSION + 5}" in line and "upgrade the kiosk" in line
     assert cli("verify", "bob@example.com", input="123456\n").returncode == 2
+
+
+# ------------------------------------------------------------------------------ demo, secrets
+def test_printed_database_urls_hide_the_password(tmp_path: Path, postgres_server) -> None:  # noqa: ANN001
+    """`kiosk demo` printed postgresql://user:PASSWORD@...: every printed URL hides it."""
+    url = postgres_server.create_database()  # the test server trusts any password
+    secret = "S3cret-Db-Pw"
+    with_password = url.replace("postgres@", f"postgres:{secret}@", 1)
+    (tmp_path / "config.toml").write_text(
+        f'[database]\nurl = "{with_password}?password={secret}"\n'
+        "[argon2]\ntime_cost = 1\nmemory_cost = 8192\nparallelism = 1\n"
+    )
+    demo = _raw_cli(tmp_path, "demo", "--no-launch")
+    assert demo.returncode == 0, demo.stderr
+    status = _raw_cli(tmp_path, "db", "status")
+    assert status.returncode == 0, status.stderr
+    for result in (demo, status):
+        assert secret not in result.stdout + result.stderr
+        assert "postgres:***@127.0.0.1" in result.stdout and "password=***" in result.stdout
+    (tmp_path / "config.toml").write_text(
+        f'[database]\nurl = "postgresql://kiosk:{secret}@127.0.0.1:1/none?connect_timeout=3"\n'
+    )
+    for args in (("demo", "--no-launch"), ("db", "status"), ("users", "list")):
+        result = _raw_cli(tmp_path, *args)
+        assert result.returncode != 0 and secret not in result.stdout + result.stderr
+
+
+def test_redact_url() -> None:
+    from kiosk.config import redact_url
+
+    assert redact_url("postgresql://kiosk:pw@db:5432/k") == "postgresql://kiosk:***@db:5432/k"
+    assert redact_url("postgres://u:p@ss@h/d?sslmode=require&PASSWORD=x") == (
+        "postgres://u:***@h/d?sslmode=require&PASSWORD=***"
+    )
+    assert redact_url("postgresql://kiosk@db/k") == "postgresql://kiosk@db/k"
+    assert redact_url("sqlite:////var/lib/kiosk/kiosk.db") == "sqlite:////var/lib/kiosk/kiosk.db"
+    assert "pw" not in redact_url("postgresql://u:pw@[::1/d")
+
+
+def test_demo_refuses_a_database_with_other_accounts(cli: Run, settings: Settings) -> None:
+    from tests.unit.conftest import dump_tables
+
+    assert cli("users", "add", "ann@example.com", "--password-stdin",
+               input=PASSWORD + "\n").returncode == 0
+
+    def tables() -> dict[str, list[tuple[object, ...]]]:
+        svc = KioskService.open(settings)
+        try:
+            return dump_tables(include_audit=True)
+        finally:
+            svc.close()
+
+    before = tables()
+    line = one_error_line(cli("demo", "--no-launch"))
+    assert "1 other account(s)" in line and "--allow-existing-database" in line
+    assert tables() == before and "demo@example.com" not in users(cli)
+    allowed = cli("demo", "--no-launch", "--allow-existing-database")
+    assert allowed.returncode == 0, allowed.stderr
+    assert sorted(users(cli)) == ["ann@example.com", "demo@example.com"]
+
+
+def test_demo_on_a_new_or_demo_only_database(cli: Run) -> None:
+    for _ in range(2):  # a new database, then one holding only the demo account
+        result = cli("demo", "--no-launch")
+        assert result.returncode == 0, result.stderr
+        assert "demo@example.com" in result.stdout
+    assert list(users(cli)) == ["demo@example.com"]
