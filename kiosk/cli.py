@@ -31,6 +31,7 @@ from kiosk.errors import (
     KioskError,
     UnknownAccountError,
 )
+from kiosk.filemodes import warn_on_stderr
 from kiosk.launch import (
     EXIT_REFUSED,
     Context,
@@ -78,6 +79,8 @@ pass_ctx = click.make_pass_decorator(Context)
 def cli(click_ctx: click.Context, config: str | None) -> None:
     """Self-service enrollment of an authenticator app, and the tools to run it."""
     os.umask(0o077)  # everything this process creates is private to the kiosk's user
+    # Admin commands also show loose-file warnings on stderr; the kiosk only logs them.
+    warn_on_stderr(click_ctx.invoked_subcommand not in (None, "run"))
     ctx = Context(config_path(config))
     click_ctx.obj = ctx
     click_ctx.call_on_close(ctx.close)
@@ -129,6 +132,7 @@ def demo(
     if no_launch:
         return
     hint = f"Demo account: {DEMO_EMAIL}   password: {password}"
+    warn_on_stderr(False)  # from here on the screen belongs to the app
     launch(ctx, mode, demo_hint=hint)
 
 

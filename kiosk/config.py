@@ -45,6 +45,9 @@ class SecuritySettings:
     lockout_minutes: int = 15
     totp_window: int = 1
     password_min_length: int = 8
+    # A key file with group or other permission bits is refused unless this is true (e.g. a key
+    # shared with a group on purpose, root:kiosk 0640).
+    allow_loose_key_file: bool = False
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,9 @@ def setup_logging(settings: Settings) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
     root.propagate = False
+    from kiosk.filemodes import report_loose_files  # an existing log others may read: say so
+
+    report_loose_files("log file", [path])
 
 
 def report_unexpected(exc: BaseException) -> str:

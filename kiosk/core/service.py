@@ -136,7 +136,8 @@ class KioskService:
         if self._keyring.source == str(path):
             stamp = _file_stamp(path)
             if stamp is not None and stamp != self._key_stamp:
-                self._keyring, _ = load_keyring(path, None, create=False)
+                allow_loose = self.settings.security.allow_loose_key_file
+                self._keyring, _ = load_keyring(path, None, create=False, allow_loose=allow_loose)
                 self._key_stamp = stamp
         return self._keyring
 
@@ -499,7 +500,10 @@ def _open_keyring(settings: Settings, key_env: str | None, db: pw.Database) -> K
         checks = {row.key: row.value for row in rows}
         holds_secrets = bool(checks) or Credential.select().exists()
     path = settings.key_path
-    keyring, _created = load_keyring(path, key_env, create=not holds_secrets)
+    keyring, _created = load_keyring(
+        path, key_env, create=not holds_secrets,
+        allow_loose=settings.security.allow_loose_key_file,
+    )
     matched = 0
     for version, key_bytes in keyring.keys.items():
         stored = checks.get(f"key_check:{version}")

@@ -494,3 +494,44 @@ def test_demo_on_a_new_or_demo_only_database(cli: Run) -> None:
         assert result.returncode == 0, result.stderr
         assert "demo@example.com" in result.stdout
     assert list(users(cli)) == ["demo@example.com"]
+
+
+# ------------------------------------------------------------------------------ file modes
+def test_loose_key_file_is_one_line_for_every_command(cli: Run, settings: Settings) -> None:
+    assert cli("users", "add", "ann@example.com", "--password-stdin",
+               input=PASSWORD + "\n").returncode == 0
+    settings.key_path.chmod(0o644)
+    demo = ("demo", "--no-launch", "--allow-existing-database")
+    for args in (("users", "list"), ("keys", "rotate"), demo):
+        line = one_error_line(cli(*args))
+        assert f"key file {settings.key_path} is open to other accounts (mode 0644)" in line
+        assert f"run chmod 600 {settings.key_path}" in line
+    assert cli("verify", "ann@example.com", input="123456\n").returncode == 2
+    settings.key_path.chmod(0o600)
+    assert cli("users", "list").returncode == 0
+
+
+def test_loose_database_and_log_are_reported_once_each(
+    cli: Run, settings: Settings, tmp_path: Path
+) -> None:
+    """Not refused (the kiosk would stop for every person), but an admin command says so on
+    stderr, one line per kind of file, and the log keeps the same line."""
+    assert cli("users", "add", "ann@example.com", "--password-stdin",
+               input=PASSWORD + "\n").returncode == 0
+    log_file = tmp_path / "kiosk.log"
+    loose = [log_file]
+    if not settings.database_url.startswith("postgres"):
+        loose.append(Path(settings.database_url[len("sqlite:///"):]))
+    for path in loose:
+        path.chmod(0o644)
+    result = cli("users", "list", "--json")
+    assert result.returncode == 0 and json.loads(result.stdout)[0]["email"] == "ann@example.com"
+    warnings = result.stderr.splitlines()
+    assert len(warnings) == len(loose), warnings
+    for path, warning in zip(loose, warnings, strict=True):
+        assert warning.startswith("kiosk: warning: ") and str(path) in warning
+        assert "(mode 0644)" in warning and f"chmod 600 {path}" in warning
+        assert warning.removeprefix("kiosk: warning: ") in log_file.read_text()
+    for path in loose:
+        path.chmod(0o600)
+    assert cli("users", "list").stderr == ""
