@@ -246,6 +246,9 @@ def parse_run_arguments(args: Sequence[str]) -> tuple[str | None, str | None] | 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """The `kiosk` command (and `python -m kiosk`)."""
+    from kiosk.hardening import harden_process
+
+    harden_process()  # first: before any password or secret is in this process's memory
     parsed = parse_run_arguments(sys.argv[1:] if argv is None else argv)
     if parsed is None:
         from kiosk.cli import main as admin_main
