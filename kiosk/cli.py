@@ -484,8 +484,12 @@ def keys() -> None:
 @pass_ctx
 @handle_errors
 def keys_rotate(ctx: Context) -> None:
-    """Re-encrypt every TOTP secret under a new key version."""
-    version = ctx.service().rotate_keys(source=f"admin:{session_source()}")
+    """Re-encrypt every TOTP secret under a new key version (progress on stderr)."""
+    from kiosk.progress import progress_reporter
+
+    service = ctx.service()
+    with progress_reporter("keys rotate", 0) as progress:
+        version = service.rotate_keys(source=f"admin:{session_source()}", progress=progress.update)
     click.echo(
         f"every secret now uses key version {version}; retire old keys with `kiosk keys retire`"
     )

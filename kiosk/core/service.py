@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets as pysecrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -404,8 +404,11 @@ class KioskService:
         self.check_code(account, raw_code, source=source, detail="verify")
 
     # ------------------------------------------------------------------ keys
-    def rotate_keys(self, *, source: str = "admin") -> int:
+    def rotate_keys(
+        self, *, source: str = "admin", progress: Callable[[int, int], None] | None = None
+    ) -> int:
         """Re-encrypt every TOTP secret under a new key version; returns the new version.
+        `progress(done, total)` is called after each secret (the CLI shows it).
 
         Inside one write transaction (which also serialises concurrent rotations): the key file
         is rewritten with old and new keys (atomically), then every secret is re-encrypted. A
@@ -420,12 +423,15 @@ class KioskService:
             version = new_ring.active_version
             write_key_file(path, new_ring, replace=True)
             self.keyring = new_ring
-            for credential in Credential.select().iterator():
+            total = Credential.select().count() if progress else 0
+            for done, credential in enumerate(Credential.select().iterator(), start=1):
                 secret = self.decrypt_secret(credential).encode()
                 ad = secret_associated_data(credential.account_id, credential.id, version)
                 Credential.update(
                     secret_ciphertext=new_ring.encrypt(secret, ad, version), key_version=version
                 ).where(Credential.id == credential.id).execute()
+                if progress:
+                    progress(done, total)
             _write_key_check(new_ring, version)
             audit.record(Event.KEYS_ROTATED, email=None, source=source, detail=f"version {version}")
         return version

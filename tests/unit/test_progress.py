@@ -78,3 +78,24 @@ def test_durations_read_well() -> None:
     assert [format_duration(s) for s in (0.4, 45, 89, 150, 3599, 3660, 7325)] == [
         "0 s", "45 s", "89 s", "2 min", "1 h 00 min", "1 h 01 min", "2 h 02 min",
     ]
+
+
+def test_keys_rotate_shows_a_progress_bar_on_a_terminal(tmp_path: Path) -> None:
+    from kiosk.core.service import KioskService
+
+    from .conftest import enroll
+
+    settings, config, _ = _site(tmp_path)
+    service = KioskService.open(settings)
+    try:
+        for name in ("ann", "ben", "cat"):
+            enroll(service, f"{name}@example.com")
+    finally:
+        service.close()
+    argv = [sys.executable, "-m", "kiosk", "--config", str(config), "keys", "rotate"]
+    with Terminal(argv, cwd=tmp_path, cols=100, rows=10) as term:
+        assert term.wait_for_exit(120) == 0, term.dump()
+    screen = term.screen_text()
+    bar = next(line for line in screen.splitlines() if line.startswith("keys rotate"))
+    assert "━" in bar and "3/3" in bar, screen
+    assert "every secret now uses key version 2" in screen

@@ -276,3 +276,12 @@ def test_files_are_created_private_under_a_permissive_umask(
     finally:
         os.umask(previous)
     assert set(modes.values()) == {0o600}, modes
+
+
+def test_key_rotation_reports_progress(svc: KioskService) -> None:
+    for name in ("ann", "ben", "cat"):
+        enroll(svc, f"{name}@example.com")
+    calls: list[tuple[int, int]] = []
+    assert svc.rotate_keys(progress=lambda done, total: calls.append((done, total))) == 2
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+    assert svc.rotate_keys() == 3  # the callback is optional
