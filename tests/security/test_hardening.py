@@ -72,9 +72,20 @@ def _core_limit(pid: int) -> tuple[str, str]:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux /proc and prctl")
-def test_a_running_kiosk_cannot_be_read_by_the_accounts_other_processes(site: Path) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [["run", "--mode", "ssh"], ["demo", "--allow-existing-database"]],
+    ids=["run", "demo"],
+)
+def test_a_running_kiosk_cannot_be_read_by_the_accounts_other_processes(
+    site: Path, command: list[str]
+) -> None:
+    """`run` (the fast path, also what `kiosk serve` spawns per browser session) and `demo`
+    (through the admin command line)."""
     settings = make_settings(site, f"sqlite:///{site / 'kiosk.db'}")
     config = write_config(site / "config.toml", settings)
+    if os.geteuid() == 0:  # the user's own config, whatever this process's umask
+        os.chown(config, _user_uid(), -1)
     kiosk = [sys.executable, "-m", "kiosk", "--config", str(config)]
     added = subprocess.run(
         _as_user([*kiosk, "users", "add", "ann@example.com", "--password-stdin"]),
@@ -87,7 +98,7 @@ def test_a_running_kiosk_cannot_be_read_by_the_accounts_other_processes(site: Pa
         stack.callback(control.wait, 10)
         stack.callback(control.kill)
         term = stack.enter_context(
-            Terminal(_as_user([*kiosk, "run", "--mode", "ssh"]), env=_env(site), cwd=site)
+            Terminal(_as_user([*kiosk, *command]), env=_env(site), cwd=site)
         )
         term.wait_for_text("Sign in", timeout=60)
         pid = term.child.pid
