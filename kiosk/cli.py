@@ -241,7 +241,7 @@ def users_import(ctx: Context, csv_file: str) -> None:
     reason; the exit status is 1 when any line was refused. Progress goes to stderr.
     """
     from kiosk.core.accounts import normalize_email
-    from kiosk.errors import AccountExistsError
+    from kiosk.errors import AccountExistsError, StorageError
     from kiosk.progress import progress_reporter
 
     try:
@@ -266,6 +266,11 @@ def users_import(ctx: Context, csv_file: str) -> None:
                 added += 1
             except AccountExistsError:
                 already += 1
+            except StorageError as exc:  # not this line's fault: every later line would fail
+                raise StorageError(
+                    f"line {number}: {exc}; the {added} account(s) before it were added, and "
+                    "running the same import again skips them"
+                ) from None
             except KioskError as exc:
                 progress.note(f"line {number}: {one_line(str(exc))}")
                 refused += 1

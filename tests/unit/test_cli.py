@@ -535,3 +535,23 @@ def test_loose_database_and_log_are_reported_once_each(
     for path in loose:
         path.chmod(0o600)
     assert cli("users", "list").stderr == ""
+
+
+def test_users_import_stops_at_a_database_failure(tmp_path: Path) -> None:
+    """A failure of the store is not one line's fault: the import stops with one line naming
+    where, instead of refusing every later line with the same reason."""
+    import sqlite3
+
+    (tmp_path / "config.toml").write_text(
+        "[argon2]\ntime_cost = 1\nmemory_cost = 8192\nparallelism = 1\n"
+    )
+    assert _raw_cli(tmp_path, "db", "upgrade").returncode == 0
+    conn = sqlite3.connect(tmp_path / "kiosk.db")
+    conn.execute("CREATE TRIGGER broken BEFORE INSERT ON account BEGIN "
+                 "INSERT INTO no_such_table VALUES (1); END")
+    conn.commit()
+    conn.close()
+    csv_file = tmp_path / "people.csv"
+    csv_file.write_text(f"ann@example.com,{PASSWORD}\nben@example.com,{PASSWORD}\n")
+    line = one_error_line(_raw_cli(tmp_path, "users", "import", str(csv_file)))
+    assert line.startswith("kiosk: error: line 1: cannot add the account") and "again" in line
