@@ -45,9 +45,14 @@ def report_loose_files(what: str, paths: Iterable[Path]) -> bool:
             continue
         if stat.S_ISREG(mode) and is_open_to_others(mode):
             loose.append((path, mode))
-    if loose:
-        log.warning("%s", loose_files_message(what, loose))
+    message = loose_files_message(what, loose) if loose else None
+    if message is not None and message not in _reported:
+        _reported.add(message)  # once a process: a command may open the database twice
+        log.warning("%s", message)
     return bool(loose)
+
+
+_reported: set[str] = set()
 
 
 class _StderrWarnings(logging.Handler):

@@ -532,6 +532,9 @@ def test_loose_database_and_log_are_reported_once_each(
         assert warning.startswith("kiosk: warning: ") and str(path) in warning
         assert "(mode 0644)" in warning and f"chmod 600 {path}" in warning
         assert warning.removeprefix("kiosk: warning: ") in log_file.read_text()
+    # demo opens the database twice (the check for other accounts, then the service): once
+    demo = cli("demo", "--no-launch", "--allow-existing-database")
+    assert demo.returncode == 0 and demo.stderr.splitlines() == warnings, demo.stderr
     for path in loose:
         path.chmod(0o600)
     assert cli("users", "list").stderr == ""
