@@ -9,7 +9,6 @@ yes/no (`verify`, `users import` with bad lines).
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import re
@@ -23,7 +22,7 @@ from typing import Any, TypeVar
 
 import click
 
-from kiosk.config import MODES
+from kiosk.config import MODES, redact_url
 from kiosk.core.values import UserSummary
 from kiosk.errors import (
     AccountLockedError,
@@ -34,6 +33,8 @@ from kiosk.errors import (
     NoAuthenticatorError,
     report_unexpected,
 )
+from kiosk.filemodes import warn_on_stderr
+from kiosk.limits import MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH
 from kiosk.runtime import (
     EXIT_REFUSED,
     Context,
@@ -80,6 +81,8 @@ pass_ctx = click.make_pass_decorator(Context)
 def cli(click_ctx: click.Context, config: str | None) -> None:
     """Self-service enrollment of an authenticator app, and the tools to run it."""
     os.umask(0o077)  # everything this process creates is private to the kiosk's user
+    # Admin commands also show loose-file warnings on stderr; the kiosk only logs them.
+    warn_on_stderr(click_ctx.invoked_subcommand not in (None, "run"))
     ctx = Context(config_path(config))
     click_ctx.obj = ctx
     click_ctx.call_on_close(ctx.close)
@@ -102,12 +105,18 @@ def run(ctx: Context, mode: str | None) -> None:
               help="ssh mode lets ctrl+c quit the demo.")
 @click.option("--reset-mfa", is_flag=True, help="Forget the demo account's authenticator first.")
 @click.option("--no-launch", is_flag=True, help="Only prepare the demo account.")
+@click.option("--allow-existing-database", is_flag=True,
+              help="Add the demo account even to a database that holds other accounts.")
 @pass_ctx
 @handle_errors
-def demo(ctx: Context, mode: str, reset_mfa: bool, no_launch: bool) -> None:
+def demo(
+    ctx: Context, mode: str, reset_mfa: bool, no_launch: bool, allow_existing_database: bool
+) -> None:
     """Create (or refresh) a demo account, print its password, and launch the kiosk."""
     from kiosk.errors import AccountExistsError
 
+    if not allow_existing_database:
+        _refuse_a_database_in_use(ctx)
     service = ctx.service()
     password = "-".join(secrets.token_hex(2) for _ in range(3))
     try:
@@ -117,7 +126,7 @@ def demo(ctx: Context, mode: str, reset_mfa: bool, no_launch: bool) -> None:
     if reset_mfa:
         service.accounts.reset_mfa(DEMO_EMAIL, source="demo")
     enrolled = service.accounts.summary(DEMO_EMAIL).enrolled
-    click.echo(f"Database: {ctx.settings.database_url}")
+    click.echo(f"Database: {redact_url(ctx.settings.database_url)}")
     click.echo(f"Demo account:  {DEMO_EMAIL}")
     click.echo(f"Password:      {password}")
     if enrolled:
@@ -125,7 +134,23 @@ def demo(ctx: Context, mode: str, reset_mfa: bool, no_launch: bool) -> None:
     if no_launch:
         return
     hint = f"Demo account: {DEMO_EMAIL}   password: {password}"
+    warn_on_stderr(False)  # from here on the screen belongs to the app
     run_kiosk(ctx, mode, demo_hint=hint)
+
+
+def _refuse_a_database_in_use(ctx: Context) -> None:
+    """The demo account has a known password printed on the screen: never slip it into a
+    database that real people use. Read before anything is created or migrated."""
+    from kiosk.core.admin import count_accounts_other_than
+
+    url = ctx.settings.database_url
+    others = count_accounts_other_than(url, DEMO_EMAIL)
+    if others:
+        raise KioskError(
+            f"the database {redact_url(url)} already holds {others} other account(s); the demo "
+            f"would add {DEMO_EMAIL} with a password shown on screen: use another database, "
+            "or add --allow-existing-database"
+        )
 
 
 @cli.command()
@@ -202,49 +227,102 @@ def users_set_password(ctx: Context, email: str, password_stdin: bool) -> None:
 @pass_ctx
 @handle_errors
 def users_import(ctx: Context, csv_file: str) -> None:
-    """Add accounts from a CSV of `email,password` lines; reports each bad line."""
-    service = ctx.service()
+    """Add accounts from a CSV of `email,password` lines, one account a line.
+
+    Every data line is added, already present (left unchanged) or refused with its number and
+    reason; the exit status is 1 when any line was refused. Progress goes to stderr.
+    """
+    from kiosk.core.accounts import normalize_email
+    from kiosk.errors import AccountExistsError, StorageError
+    from kiosk.progress import progress_reporter
+
     try:
         raw = sys.stdin.buffer.read() if csv_file == "-" else Path(csv_file).read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read {csv_file}: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{csv_file} is not UTF-8 text") from None
-    added = bad = 0
+    lines = list(_import_lines(raw))
+    service = ctx.service()
+    present = {user.email for user in service.accounts.iter_users()}
+    added = already = refused = 0
     source = f"admin:{session_source()}"
-    for number, row in _csv_rows(text):
-        if number == 1 and [c.strip().lower() for c in row] == ["email", "password"]:
-            continue
-        if not row or all(not c.strip() for c in row):
-            continue
-        if len(row) != 2:
-            click.echo(f"line {number}: expected 'email,password'", err=True)
-            bad += 1
-            continue
-        try:
-            service.accounts.add_user(row[0], row[1], source=source)
-            added += 1
-        except KioskError as exc:
-            click.echo(f"line {number}: {one_line(str(exc))}", err=True)
-            bad += 1
-    click.echo(f"added {added} account(s), {bad} line(s) refused")
-    if bad:
+    with progress_reporter("users import", len(lines)) as progress:
+        for number, fields, problem in lines:
+            try:
+                if problem is not None:
+                    raise ImportLineError(problem)
+                email = normalize_email(fields[0])
+                if email in present:
+                    raise AccountExistsError(email)
+                service.accounts.add_user(email, fields[1], source=source)
+                present.add(email)
+                added += 1
+            except AccountExistsError:
+                already += 1
+            except StorageError as exc:  # not this line's fault: every later line would fail
+                raise StorageError(
+                    f"line {number}: {exc}; the {added} account(s) before it were added, and "
+                    "running the same import again skips them"
+                ) from None
+            except KioskError as exc:
+                progress.note(f"line {number}: {one_line(str(exc))}")
+                refused += 1
+            progress.advance()
+    click.echo(
+        f"{len(lines)} data line(s): {added} added, {already} already present, {refused} refused"
+    )
+    if refused:
         sys.exit(EXIT_REFUSED)
 
 
-def _csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    while True:
+class ImportLineError(KioskError):
+    """A line of an import file that is not one `email,password` record."""
+
+
+# A line longer than an email and a password can be (quoted, with a separator) is refused
+# before the csv module sees it: its own field limit (128 KiB) made such lines vanish.
+MAX_IMPORT_LINE = 2 * (MAX_EMAIL_LENGTH + MAX_PASSWORD_LENGTH) + 8
+_CSV_PROBLEMS = {
+    "unexpected end of data": "unclosed quote (a field cannot span lines)",
+    "',' expected after '\"'": "a quote inside a quoted field must be doubled",
+}
+
+
+def _import_lines(raw: bytes) -> Iterator[tuple[int, list[str], str | None]]:
+    """(line number, [email, password], problem or None) for every data line of an import file.
+
+    Parsed one physical line at a time, so a stray quote cannot swallow the lines after it and a
+    line that is not UTF-8 is refused alone. Blank lines and an `email,password` header on the
+    first line are not data lines.
+    """
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    for number, line_bytes in enumerate(raw.split(b"\n"), start=1):
+        line_bytes = line_bytes.removesuffix(b"\r")
         try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error:
-            yield reader.line_num, ["", "", ""]  # reported as a bad line
+            line = line_bytes.decode("utf-8")
+        except UnicodeDecodeError:
+            yield number, [], "not UTF-8 text"
             continue
-        yield reader.line_num, row
+        if not line.strip(" \t"):  # only these: str.strip() would also drop e.g. \x1c lines
+            continue
+        if len(line) > MAX_IMPORT_LINE:
+            yield number, [], f"line too long (more than {MAX_IMPORT_LINE} characters)"
+            continue
+        try:
+            rows = list(csv.reader([line], strict=True))
+        except csv.Error as exc:
+            problem = str(exc)
+            if problem.startswith("new-line character"):
+                problem = "a carriage return inside an unquoted field"
+            yield number, [], _CSV_PROBLEMS.get(problem, f"not valid CSV ({problem})")
+            continue
+        fields = rows[0] if len(rows) == 1 else []
+        if number == 1 and [f.strip().lower() for f in fields] == ["email", "password"]:
+            continue
+        if len(fields) != 2:
+            yield number, [], "expected 'email,password'"
+            continue
+        yield number, fields, None
 
 
 @users.command("list")
@@ -405,6 +483,7 @@ def db_status(ctx: Context) -> None:
     from kiosk.store.database import SCHEMA_VERSION, connect_database, schema_version
 
     database = connect_database(ctx.settings.database_url)
+    click.echo(f"database {redact_url(ctx.settings.database_url)}")
     click.echo(f"database schema {schema_version(database)}, kiosk schema {SCHEMA_VERSION}")
     database.close()
 
@@ -418,8 +497,14 @@ def keys() -> None:
 @pass_ctx
 @handle_errors
 def keys_rotate(ctx: Context) -> None:
-    """Re-encrypt every TOTP secret under a new key version."""
-    version = ctx.service().keys.rotate(source=f"admin:{session_source()}")
+    """Re-encrypt every TOTP secret under a new key version (progress on stderr)."""
+    from kiosk.progress import progress_reporter
+
+    service = ctx.service()
+    with progress_reporter("keys rotate", 0) as progress:
+        version = service.keys.rotate(
+            source=f"admin:{session_source()}", progress=progress.update
+        )
     click.echo(
         f"every secret now uses key version {version}; retire old keys with `kiosk keys retire`"
     )

@@ -7,6 +7,7 @@ folder. An unknown section or key, or a value of the wrong type, is a `ConfigErr
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -44,6 +45,9 @@ class SecuritySettings:
     lockout_minutes: int = 15
     totp_window: int = 1
     password_min_length: int = 8
+    # A key file with group or other permission bits is refused unless this is true (e.g. a key
+    # shared with a group on purpose, root:kiosk 0640).
+    allow_loose_key_file: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,34 @@ class Settings:
             if rest and rest != ":memory:" and not rest.startswith("/"):
                 return prefix + str(self.resolve(rest))
         return url
+
+
+def redact_url(url: str) -> str:
+    """`url` fit to print: a password in it (user:password@, or ?password=) shown as `***`.
+
+    Every place that prints a database URL (demo, `db status`, messages) goes through here.
+    """
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            userinfo, _, hostport = netloc.rpartition("@")
+            if ":" in userinfo:
+                netloc = userinfo.split(":", 1)[0] + ":***@" + hostport
+        query = parts.query
+        if query:
+            pairs = parse_qsl(query, keep_blank_values=True)
+            if any(key.lower() == "password" for key, _ in pairs):
+                query = urlencode(
+                    [(k, "***" if k.lower() == "password" else v) for k, v in pairs], safe="*"
+                )
+        if (netloc, query) == (parts.netloc, parts.query):
+            return url  # nothing hidden: as written (urlunsplit would drop sqlite's empty host)
+        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    except ValueError:  # not a URL urllib can split: hide anything between ':' and '@'
+        return re.sub(r"(//[^/:@]*):[^@]*@", r"\1:***@", url)
 
 
 _SECTIONS: dict[str, type] = {

@@ -2,11 +2,10 @@
 
 Every SSH login starts a fresh `kiosk` process whose only job is the kiosk itself, so the plain
 forms of that command — `kiosk`, `kiosk run` and `kiosk run --mode MODE`, each optionally after
-`--config PATH` — start here without importing the admin command line (click and its commands:
-about 15 ms and 1 MiB per start, measured in benchmarks/). Anything else, `--help` included, is
-handed to `kiosk.cli`, which parses it with click and runs `run` through the same
-`kiosk.runtime.run_kiosk`. The fast path accepts only exact forms and leaves every doubt (and so
-every error message) to click.
+`--config PATH` — start here without importing the admin command line (click and its commands: a
+cost paid at every login, benchmarks/RESULTS.md). Anything else, `--help` included, is handed to
+`kiosk.cli`, which parses it with click and runs `run` through the same `kiosk.runtime.run_kiosk`.
+The fast path accepts only exact forms and leaves every doubt (and so every error message) to click.
 """
 
 from __future__ import annotations
@@ -56,6 +55,9 @@ def parse_run_arguments(args: Sequence[str]) -> tuple[str | None, str | None] | 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """The `kiosk` command (and `python -m kiosk`)."""
+    from kiosk.hardening import harden_process
+
+    harden_process()  # first: before any password or secret is in this process's memory
     parsed = parse_run_arguments(sys.argv[1:] if argv is None else argv)
     if parsed is None:
         from kiosk.cli import main as admin_main

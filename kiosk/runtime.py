@@ -57,6 +57,9 @@ def setup_logging(settings: Settings) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
     root.propagate = False
+    from kiosk.filemodes import report_loose_files  # an existing log others may read: say so
+
+    report_loose_files("log file", [path])
 
 
 def exit_on_failure(exc: BaseException) -> NoReturn:
@@ -107,12 +110,12 @@ class Context:
 def _without_postgres_driver(url: str) -> Iterator[None]:
     """Keep peewee from importing psycopg2, which a SQLite kiosk never uses, at its first import.
 
-    peewee imports its PostgreSQL driver eagerly when it can: about 5 MiB of resident memory and
-    15 ms for every start (one per SSH login, per `kiosk verify`), measured in benchmarks/. A
-    `None` in sys.modules makes that import fail the documented way, and peewee goes on without
-    it. Only while peewee is first imported (when the service is first opened; every command
-    that uses the store imports it after that), and only for a SQLite URL: one process serves one
-    database, and a later `import psycopg2` elsewhere works as usual.
+    peewee imports its PostgreSQL driver eagerly when it can, a cost in memory and time at every
+    start (one per SSH login, per `kiosk verify`; benchmarks/RESULTS.md). A `None` in sys.modules
+    makes that import fail the documented way, and peewee goes on without it. Only while peewee is
+    first imported (when the service is first opened; every command that uses the store imports it
+    after that), and only for a SQLite URL: one process serves one database, and a later `import
+    psycopg2` elsewhere works as usual.
     """
     if not url.startswith("sqlite:") or "peewee" in sys.modules or "psycopg2" in sys.modules:
         yield
@@ -155,7 +158,7 @@ def run_kiosk(ctx: Context, mode: str, demo_hint: str | None = None) -> None:
         )
     # Importing and starting Textual makes a few hundred thousand objects, nearly all of which
     # live as long as the session: the cyclic garbage collector would walk them over and over
-    # while they are made, about a tenth of the time to Sign in (benchmarks/RESULTS.md). It is
+    # while they are made, a good part of the time to Sign in (benchmarks/RESULTS.md). It is
     # paused until Sign in is on the screen, then runs as usual (nothing is frozen: widgets that
     # held what a person typed must stay collectable).
     gc.disable()
@@ -182,10 +185,9 @@ def run_kiosk(ctx: Context, mode: str, demo_hint: str | None = None) -> None:
 def freeze_imported_objects() -> None:
     """Keep what the imports made out of every later garbage collection.
 
-    Modules, classes and functions live as long as the process, yet each full collection
-    walked them all again: pauses of 30 ms and more in the middle of screen changes
-    (benchmarks/freeze.py). Called after the imports and before the app, any screen or
-    anything a person typed exists, so nothing frozen ever holds a person's data and
-    everything made from then on stays collectable.
+    Modules, classes and functions live as long as the process, yet each full collection walked them
+    all again, pausing screen changes (benchmarks/freeze.py). Called after the imports and before
+    the app, any screen or anything a person typed exists, so nothing frozen ever holds a person's
+    data and everything made from then on stays collectable.
     """
     gc.freeze()

@@ -148,3 +148,18 @@ class AccountAdmin:
                     last_sign_in=row["last_sign_in_at"],
                     created_at=row["created_at"],
                 )
+
+
+def count_accounts_other_than(database_url: str, email: str) -> int:
+    """How many accounts a database holds besides `email`, read without migrating or writing
+    anything (`kiosk demo` must not touch a database real people use)."""
+    from kiosk.store.database import connect_database
+
+    database = connect_database(database_url)
+    try:
+        with storage_errors("read the database"):
+            if not database.table_exists(Account._meta.table_name):
+                return 0
+            return int(Account.select().where(Account.email != email).count())
+    finally:
+        database.close()

@@ -1,8 +1,8 @@
 """A machine-wide gate for argon2: at most one run per CPU at a time, across every kiosk process.
 
-Why: over SSH every session is its own process. Fifty people signing in at once start fifty
-argon2 runs of 64 MiB and 4 threads each on a 2-core machine; time-sliced together they refill
-caches and page tables at every switch, and each run cost 20-40 % more CPU (benchmarks/crowd.py).
+Why: over SSH every session is its own process. A room signing in at once starts as many argon2
+runs, each with tens of MiB and several threads; time-sliced together they refill caches and
+page tables at every switch, and each run costs more CPU (benchmarks/crowd.py, RESULTS.md).
 Behind this gate the runs queue instead, each costs about what it costs alone, and the people
 who came first are mostly served first rather than everyone at the end.
 

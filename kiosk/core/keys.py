@@ -52,7 +52,12 @@ class KeyStore:
             rows = Meta.select().where(Meta.key.startswith("key_check:"))
             checks = {row.key: row.value for row in rows}
             holds_secrets = bool(checks) or Credential.select().exists()
-        keyring, _created = load_keyring(settings.key_path, key_env, create=not holds_secrets)
+        keyring, _created = load_keyring(
+            settings.key_path,
+            key_env,
+            create=not holds_secrets,
+            allow_loose=settings.security.allow_loose_key_file,
+        )
         matched = 0
         for version, key_bytes in keyring.keys.items():
             stored = checks.get(f"key_check:{version}")
@@ -75,7 +80,8 @@ class KeyStore:
         if self._keyring.source == str(path):
             stamp = _file_stamp(path)
             if stamp is not None and stamp != self._stamp:
-                self._keyring, _ = load_keyring(path, None, create=False)
+                allow_loose = self._settings.security.allow_loose_key_file
+                self._keyring, _ = load_keyring(path, None, create=False, allow_loose=allow_loose)
                 self._stamp = stamp
         return self._keyring
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kiosk.errors import VaultError
+from kiosk.filemodes import is_open_to_others, loose_files_message
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -103,8 +104,8 @@ KEY_CHECK_HMAC_PREFIX = "hmac-sha256:"
 def key_check_value(key: bytes, key_version: int) -> str:
     """What the database keeps to prove that a key is the right one: HMAC-SHA256 of a fixed label.
 
-    Made with the standard library, so opening the store loads no `cryptography` (≈ 8 MiB and
-    ≈ 10 ms before the first screen, benchmarks/RESULTS.md); like the AES-GCM check older
+    Made with the standard library, so opening the store loads no `cryptography` (memory and
+    time before the first screen, benchmarks/RESULTS.md); like the AES-GCM check older
     databases hold (still accepted by `key_check_matches`), it reveals nothing about the key.
     """
     label = f"kiosk-key-check|key={key_version}".encode()
@@ -179,16 +180,20 @@ def write_key_file(path: Path, keyring: Keyring, *, replace: bool) -> None:
         raise
 
 
-def load_keyring(path: Path, env_value: str | None, *, create: bool) -> tuple[Keyring, bool]:
+def load_keyring(
+    path: Path, env_value: str | None, *, create: bool, allow_loose: bool = False
+) -> tuple[Keyring, bool]:
     """The keyring from `$KIOSK_SECRET_KEY` or the key file; returns (keyring, created_now).
 
     With `create`, a missing key file is created with a fresh key (mode 0600). The caller must
-    only allow that for a database that holds no secrets yet (see `KioskService.open`).
+    only allow that for a database that holds no secrets yet (see `KioskService.open`). A key
+    file other accounts may read or change is refused unless `allow_loose`
+    (`security.allow_loose_key_file`), the way OpenSSH refuses a loose private key.
     """
     if env_value:
         return parse_keyring(env_value, "$KIOSK_SECRET_KEY"), False
     try:
-        text = path.read_text()
+        mode, text = _read_key_file(path)
     except FileNotFoundError:
         if not create:
             raise VaultError(f"key file not found: {path}") from None
@@ -196,11 +201,22 @@ def load_keyring(path: Path, env_value: str | None, *, create: bool) -> tuple[Ke
         try:
             write_key_file(path, keyring, replace=False)
         except FileExistsError:
-            return parse_keyring(path.read_text(), str(path)), False
+            return load_keyring(path, None, create=False, allow_loose=allow_loose)
         except OSError as exc:
             raise VaultError(f"cannot create key file {path}: {exc.strerror}") from None
         return keyring, True
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or "unreadable"
         raise VaultError(f"cannot read key file {path}: {reason}") from None
+    if is_open_to_others(mode) and not allow_loose:
+        raise VaultError(
+            loose_files_message("key file", [(path, mode)])
+            + " (or set security.allow_loose_key_file = true)"
+        )
     return parse_keyring(text, str(path)), False
+
+
+def _read_key_file(path: Path) -> tuple[int, str]:
+    """(mode, text) of the key file, both from one open file: no swap between check and read."""
+    with open(path, encoding="utf-8") as handle:
+        return os.fstat(handle.fileno()).st_mode, handle.read()

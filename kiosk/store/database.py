@@ -21,9 +21,11 @@ from urllib.parse import unquote, urlparse
 import peewee as pw
 
 from kiosk.errors import SchemaTooNewError, StorageError
+from kiosk.filemodes import report_loose_files
 from kiosk.store.models import ALL_MODELS, Meta, database_proxy
 
 SCHEMA_VERSION = 2
+SIDE_FILES = ("-wal", "-shm", "-journal")  # SQLite's own files beside the database
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _PG_MIGRATION_LOCK = 0x6B696F73  # "kios": advisory lock id serialising migrations on PostgreSQL
 
@@ -36,8 +38,13 @@ def _sqlite_path(url: str) -> str:
 
 
 def _create_private_file(path: Path) -> None:
-    """Create the database file 0600 before SQLite does, so it is never world-readable."""
+    """Create the database file 0600 before SQLite does, so it is never world-readable.
+
+    SQLite gives its -wal and -shm files the database file's mode. An existing database that
+    other accounts may read is reported (one warning: log, and stderr for admin commands).
+    """
     if path.exists():
+        report_loose_files("database", [path, *(Path(f"{path}{end}") for end in SIDE_FILES)])
         return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

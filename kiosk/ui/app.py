@@ -72,8 +72,8 @@ _ACTIVITY_EVENTS = (
 def _stylesheet() -> tuple[str | None, str]:
     """(CSS_PATH, CSS): a real file when installed normally or editable, else the text itself.
 
-    `find_spec` names the folder without loading importlib.resources' readers (a few ms and
-    0.4 MiB at every start); a zipped install falls back to reading the resource.
+    `find_spec` names the folder without loading importlib.resources' readers (a cost at every
+    start, benchmarks/RESULTS.md); a zipped install falls back to reading the resource.
     """
     spec = importlib.util.find_spec("kiosk.styles")
     for folder in (spec.submodule_search_locations or []) if spec else []:

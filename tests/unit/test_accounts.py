@@ -187,3 +187,44 @@ def test_rehash_does_not_undo_a_concurrent_password_change(settings: Settings,
         svc.factors.check_password("bob@example.com", "the admin's new password", source=SOURCE)
     finally:
         svc.close()
+
+
+def test_unknown_emails_cost_what_the_stored_hashes_cost_after_a_settings_change(
+    settings: Settings, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Raising [argon2] time_cost with accounts already stored: an unknown email must still be
+    checked against a hash of the cost the stored ones have (one try would otherwise tell
+    whether an account exists), until the stored hashes have moved to the new settings."""
+    from kiosk.core.factors import hash_params
+
+    old = KioskService.open(settings, clock=clock)
+    for name in ("ann", "bob", "cat"):
+        old.accounts.add_user(f"{name}@example.com", PASSWORD)
+    old.close()
+    raised = replace(settings, argon2=replace(settings.argon2, time_cost=2))
+    svc = KioskService.open(raised, clock=clock)
+    try:
+        verified: list[str] = []
+        real_verify = svc.ctx.hasher.verify
+        monkeypatch.setattr(
+            type(svc.ctx.hasher),
+            "verify",
+            lambda self, h, c: verified.append(h) or real_verify(h, c),
+        )
+        with pytest.raises(AuthenticationFailed):
+            svc.factors.check_password("nobody@example.com", PASSWORD, source=SOURCE)
+        with pytest.raises(AuthenticationFailed):
+            svc.factors.check_password("ann@example.com", "a wrong password", source=SOURCE)
+        unknown, known = (hash_params(h) for h in verified)
+        assert unknown == known and unknown is not None and unknown.time_cost == 1
+        # Each right check moves that account's hash to the new settings...
+        for name in ("ann", "bob", "cat"):
+            svc.factors.check_password(f"{name}@example.com", PASSWORD, source=SOURCE)
+        stored = {hash_params(a.password_hash) for a in Account.select()}
+        assert {p.time_cost for p in stored if p} == {2}
+        # ...and the stand-in follows them once it is made again.
+        svc.factors._stand_in = None
+        params = hash_params(svc.factors.stand_in_hash())
+        assert params is not None and params.time_cost == 2
+    finally:
+        svc.close()

@@ -105,10 +105,10 @@ def test_users_import(cli: Run, tmp_path: Path) -> None:
     result = cli("users", "import", str(csv_file))
     assert result.returncode == 1
     errors = result.stderr.splitlines()
-    assert [e.split(":")[0] for e in errors] == ["line 3", "line 4", "line 5", "line 6", "line 9"]
-    assert "already exists" in errors[3] and "at least 8" in errors[2]
+    assert [e.split(":")[0] for e in errors] == ["line 3", "line 4", "line 5", "line 9"]
+    assert "at least 8" in errors[2]
     assert PASSWORD not in result.stderr and "short" not in errors[2].split(":", 1)[1][:8]
-    assert "added 2 account(s), 5 line(s) refused" in result.stdout
+    assert _summary(result) == "7 data line(s): 2 added, 1 already present, 4 refused"
     assert sorted(users(cli)) == ["ann@example.com", "cat@example.com"]
 
 
@@ -116,9 +116,80 @@ def test_users_import_all_good_and_missing_file(cli: Run, tmp_path: Path) -> Non
     csv_file = tmp_path / "ok.csv"
     csv_file.write_text(f"eve@example.com,{PASSWORD}\nfay@example.com,{PASSWORD}\n")
     result = cli("users", "import", str(csv_file))
-    assert result.returncode == 0 and "added 2 account(s), 0 line(s) refused" in result.stdout
+    assert result.returncode == 0
+    assert _summary(result) == "2 data line(s): 2 added, 0 already present, 0 refused"
     missing = one_error_line(cli("users", "import", str(tmp_path / "missing.csv")))
     assert "missing.csv" in missing
+
+
+def _summary(result: subprocess.CompletedProcess[str]) -> str:
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stdout
+    return lines[0]
+
+
+def test_users_import_unclosed_quote_swallows_nothing(cli: Run, tmp_path: Path) -> None:
+    """An unclosed quote used to swallow the following lines ("added 1, 0 refused", exit 0):
+    it is refused on its own line and every later line is read as usual."""
+    csv_file = tmp_path / "people.csv"
+    csv_file.write_text(
+        f'"ann@example.com,{PASSWORD}\n'
+        f"ben@example.com,{PASSWORD}\n"
+        f'cat@example.com,"{PASSWORD}\n'
+        f"dan@example.com,{PASSWORD}\n"
+    )
+    result = cli("users", "import", str(csv_file))
+    assert result.returncode == 1, result
+    assert result.stderr.splitlines() == [
+        "line 1: unclosed quote (a field cannot span lines)",
+        "line 3: unclosed quote (a field cannot span lines)",
+    ]
+    assert _summary(result) == "4 data line(s): 2 added, 0 already present, 2 refused"
+    assert sorted(users(cli)) == ["ben@example.com", "dan@example.com"]
+
+
+def test_users_import_huge_field_is_refused_by_number(cli: Run, tmp_path: Path) -> None:
+    """A field over the csv module's 128 KiB limit gave "added 0, 0 refused"."""
+    csv_file = tmp_path / "people.csv"
+    csv_file.write_text(
+        f"ann@example.com,{'p' * 200_000}\n"
+        f"ben@example.com,{PASSWORD}\n"
+        f"{'c' * 140_000}@example.com,{PASSWORD}\n"
+    )
+    result = cli("users", "import", str(csv_file))
+    assert result.returncode == 1, result
+    errors = result.stderr.splitlines()
+    assert [e.split(":")[0] for e in errors] == ["line 1", "line 3"], errors
+    assert all("too long" in e and len(e) < 200 for e in errors), errors
+    assert _summary(result) == "3 data line(s): 1 added, 0 already present, 2 refused"
+    assert sorted(users(cli)) == ["ben@example.com"]
+
+
+def test_users_import_accounts_for_every_line(cli: Run, tmp_path: Path) -> None:
+    """Added + already present + refused = the data lines; bytes that are not UTF-8 are one
+    refused line, not the whole file; already present alone is not a failure."""
+    assert cli("users", "add", "ann@example.com", "--password-stdin",
+               input=PASSWORD + "\n").returncode == 0
+    csv_file = tmp_path / "people.csv"
+    csv_file.write_bytes(
+        b"\xef\xbb\xbfEmail,Password\r\n"
+        + f"ANN@example.com,{PASSWORD}\r\n".encode()
+        + b"caf\xe9@example.com,correct horse\r\n"
+        + f"ben@example.com,{PASSWORD}\r\n".encode()
+        + b"\r\n   \n"
+        + f"ben@example.com,{PASSWORD}\n".encode()
+        + f"cat@example.com,{PASSWORD}".encode()  # no final newline
+    )
+    result = cli("users", "import", str(csv_file))
+    assert result.returncode == 1, result
+    assert result.stderr.splitlines() == ["line 3: not UTF-8 text"]
+    assert _summary(result) == "5 data line(s): 2 added, 2 already present, 1 refused"
+    assert sorted(users(cli)) == ["ann@example.com", "ben@example.com", "cat@example.com"]
+    again = tmp_path / "again.csv"
+    again.write_text(f"ann@example.com,{PASSWORD}\nben@example.com,{PASSWORD}\n")
+    result = cli("users", "import", str(again))
+    assert result.returncode == 0, result
+    assert _summary(result) == "2 data line(s): 0 added, 2 already present, 0 refused"
 
 
 def test_users_list_json_fields(cli: Run, settings: Settings) -> None:
@@ -357,3 +428,134 @@ def test_db_upgrade_refuses_a_newer_schema(cli: Run, settings: Settings) -> None
         line = one_error_line(cli(*args))
         assert f"schema version {SCHEMA_VERSION + 5}" in line and "upgrade the kiosk" in line
     assert cli("verify", "bob@example.com", input="123456\n").returncode == 2
+
+
+# ------------------------------------------------------------------------------ demo, secrets
+def test_printed_database_urls_hide_the_password(tmp_path: Path, postgres_server) -> None:  # noqa: ANN001
+    """`kiosk demo` printed postgresql://user:PASSWORD@...: every printed URL hides it."""
+    url = postgres_server.create_database()  # the test server trusts any password
+    secret = "S3cret-Db-Pw"
+    with_password = url.replace("postgres@", f"postgres:{secret}@", 1)
+    (tmp_path / "config.toml").write_text(
+        f'[database]\nurl = "{with_password}?password={secret}"\n'
+        "[argon2]\ntime_cost = 1\nmemory_cost = 8192\nparallelism = 1\n"
+    )
+    demo = _raw_cli(tmp_path, "demo", "--no-launch")
+    assert demo.returncode == 0, demo.stderr
+    status = _raw_cli(tmp_path, "db", "status")
+    assert status.returncode == 0, status.stderr
+    for result in (demo, status):
+        assert secret not in result.stdout + result.stderr
+        assert "postgres:***@127.0.0.1" in result.stdout and "password=***" in result.stdout
+    (tmp_path / "config.toml").write_text(
+        f'[database]\nurl = "postgresql://kiosk:{secret}@127.0.0.1:1/none?connect_timeout=3"\n'
+    )
+    for args in (("demo", "--no-launch"), ("db", "status"), ("users", "list")):
+        result = _raw_cli(tmp_path, *args)
+        assert result.returncode != 0 and secret not in result.stdout + result.stderr
+
+
+def test_redact_url() -> None:
+    from kiosk.config import redact_url
+
+    assert redact_url("postgresql://kiosk:pw@db:5432/k") == "postgresql://kiosk:***@db:5432/k"
+    assert redact_url("postgres://u:p@ss@h/d?sslmode=require&PASSWORD=x") == (
+        "postgres://u:***@h/d?sslmode=require&PASSWORD=***"
+    )
+    assert redact_url("postgresql://kiosk@db/k") == "postgresql://kiosk@db/k"
+    assert redact_url("sqlite:////var/lib/kiosk/kiosk.db") == "sqlite:////var/lib/kiosk/kiosk.db"
+    assert "pw" not in redact_url("postgresql://u:pw@[::1/d")
+
+
+def test_demo_refuses_a_database_with_other_accounts(cli: Run, settings: Settings) -> None:
+    from tests.unit.conftest import dump_tables
+
+    assert cli("users", "add", "ann@example.com", "--password-stdin",
+               input=PASSWORD + "\n").returncode == 0
+
+    def tables() -> dict[str, list[tuple[object, ...]]]:
+        svc = KioskService.open(settings)
+        try:
+            return dump_tables(include_audit=True)
+        finally:
+            svc.close()
+
+    before = tables()
+    line = one_error_line(cli("demo", "--no-launch"))
+    assert "1 other account(s)" in line and "--allow-existing-database" in line
+    assert tables() == before and "demo@example.com" not in users(cli)
+    allowed = cli("demo", "--no-launch", "--allow-existing-database")
+    assert allowed.returncode == 0, allowed.stderr
+    assert sorted(users(cli)) == ["ann@example.com", "demo@example.com"]
+
+
+def test_demo_on_a_new_or_demo_only_database(cli: Run) -> None:
+    for _ in range(2):  # a new database, then one holding only the demo account
+        result = cli("demo", "--no-launch")
+        assert result.returncode == 0, result.stderr
+        assert "demo@example.com" in result.stdout
+    assert list(users(cli)) == ["demo@example.com"]
+
+
+# ------------------------------------------------------------------------------ file modes
+def test_loose_key_file_is_one_line_for_every_command(cli: Run, settings: Settings) -> None:
+    assert cli("users", "add", "ann@example.com", "--password-stdin",
+               input=PASSWORD + "\n").returncode == 0
+    settings.key_path.chmod(0o644)
+    demo = ("demo", "--no-launch", "--allow-existing-database")
+    for args in (("users", "list"), ("keys", "rotate"), demo):
+        line = one_error_line(cli(*args))
+        assert f"key file {settings.key_path} is open to other accounts (mode 0644)" in line
+        assert f"run chmod 600 {settings.key_path}" in line
+    assert cli("verify", "ann@example.com", input="123456\n").returncode == 2
+    settings.key_path.chmod(0o600)
+    assert cli("users", "list").returncode == 0
+
+
+def test_loose_database_and_log_are_reported_once_each(
+    cli: Run, settings: Settings, tmp_path: Path
+) -> None:
+    """Not refused (the kiosk would stop for every person), but an admin command says so on
+    stderr, one line per kind of file, and the log keeps the same line."""
+    assert cli("users", "add", "ann@example.com", "--password-stdin",
+               input=PASSWORD + "\n").returncode == 0
+    log_file = tmp_path / "kiosk.log"
+    loose = [log_file]
+    if not settings.database_url.startswith("postgres"):
+        loose.append(Path(settings.database_url[len("sqlite:///"):]))
+    for path in loose:
+        path.chmod(0o644)
+    result = cli("users", "list", "--json")
+    assert result.returncode == 0 and json.loads(result.stdout)[0]["email"] == "ann@example.com"
+    warnings = result.stderr.splitlines()
+    assert len(warnings) == len(loose), warnings
+    for path, warning in zip(loose, warnings, strict=True):
+        assert warning.startswith("kiosk: warning: ") and str(path) in warning
+        assert "(mode 0644)" in warning and f"chmod 600 {path}" in warning
+        assert warning.removeprefix("kiosk: warning: ") in log_file.read_text()
+    # demo opens the database twice (the check for other accounts, then the service): once
+    demo = cli("demo", "--no-launch", "--allow-existing-database")
+    assert demo.returncode == 0 and demo.stderr.splitlines() == warnings, demo.stderr
+    for path in loose:
+        path.chmod(0o600)
+    assert cli("users", "list").stderr == ""
+
+
+def test_users_import_stops_at_a_database_failure(tmp_path: Path) -> None:
+    """A failure of the store is not one line's fault: the import stops with one line naming
+    where, instead of refusing every later line with the same reason."""
+    import sqlite3
+
+    (tmp_path / "config.toml").write_text(
+        "[argon2]\ntime_cost = 1\nmemory_cost = 8192\nparallelism = 1\n"
+    )
+    assert _raw_cli(tmp_path, "db", "upgrade").returncode == 0
+    conn = sqlite3.connect(tmp_path / "kiosk.db")
+    conn.execute("CREATE TRIGGER broken BEFORE INSERT ON account BEGIN "
+                 "INSERT INTO no_such_table VALUES (1); END")
+    conn.commit()
+    conn.close()
+    csv_file = tmp_path / "people.csv"
+    csv_file.write_text(f"ann@example.com,{PASSWORD}\nben@example.com,{PASSWORD}\n")
+    line = one_error_line(_raw_cli(tmp_path, "users", "import", str(csv_file)))
+    assert line.startswith("kiosk: error: line 1: cannot add the account") and "again" in line

@@ -457,3 +457,35 @@ def test_account_removed_during_a_sign_in(svc: KioskService, clock: FakeClock) -
     with pytest.raises(ConcurrentChangeError):
         flow.submit_code(totp.code_at_step(who.secret, clock.step + 1))
     assert not Account.select().exists() and not Credential.select().exists()
+
+
+@pytest.mark.parametrize(
+    "admin_change",
+    [
+        lambda svc, email: svc.accounts.set_password(email, "a new password 2"),
+        lambda svc, email: svc.accounts.reset_mfa(email),
+        lambda svc, email: svc.accounts.remove_user(email),
+    ],
+    ids=["set-password", "reset-mfa", "remove"],
+)
+@pytest.mark.parametrize("stop", [Step.SELECT_METHOD, Step.SAVE_RECOVERY_CODE])
+def test_an_admin_change_ends_every_enrollment_in_progress(
+    svc: KioskService,
+    clock: FakeClock,
+    admin_change: Callable[[KioskService, str], object],
+    stop: Step,
+) -> None:
+    """A flow that started before `users set-password`, `reset-mfa` or `remove` cannot activate
+    afterwards: the person proved a password (and device) the account no longer has."""
+    svc.accounts.add_user("erin@example.com", PASSWORD)
+    flow = _enrolment_until(svc, clock, Step.SELECT_METHOD)
+    if stop == Step.SAVE_RECOVERY_CODE:
+        flow = _new_device_until(flow, clock, stop)
+    admin_change(svc, "erin@example.com")
+    before = dump_tables()
+    with pytest.raises((ConcurrentChangeError, FlowError)):
+        if stop == Step.SELECT_METHOD:
+            _new_device_until(flow, clock, Step.SAVE_RECOVERY_CODE)
+        flow.finish_enrollment(saved=True)
+    assert dump_tables() == before
+    assert Credential.select().count() == 0

@@ -189,3 +189,25 @@ def test_malformed_codes_are_not_counted(svc: KioskService, clock: FakeClock) ->
     clock.advance(30)
     flow.submit_code(totp.code_at_step(who.secret, clock.step))
     assert flow.step == Step.SIGNED_IN
+
+
+def test_throttle_rows_never_hold_what_was_typed_and_expire(
+    svc: KioskService, clock: FakeClock
+) -> None:
+    """People type passwords into the email field: the throttle names its rows by a keyed hash,
+    never the typed text, and forgets them once their lock window has passed."""
+    from kiosk.store.models import Throttle
+
+    typed = ["hunter2-horse@example.com", "Correct.Staple@example.com", "nobody@example.com"]
+    for email in typed:
+        with pytest.raises(AuthenticationFailed):
+            AuthFlow(svc, SOURCE).submit_password(email, "whatever pw")
+    rows = list(Throttle.select().dicts())
+    assert len(rows) == len(typed)
+    stored = repr(rows).lower()
+    for email in typed:
+        assert email.lower() not in stored and email.split("@")[0].lower() not in stored
+    clock.advance(svc.throttle.policy.lockout.total_seconds() + 120)
+    with pytest.raises(AuthenticationFailed):
+        AuthFlow(svc, SOURCE).submit_password("someone.else@example.com", "whatever pw")
+    assert Throttle.select().count() == 1  # only the new attempt's row is left

@@ -6,6 +6,7 @@ import base64
 import os
 import secrets
 import stat
+from dataclasses import replace
 
 import pytest
 
@@ -210,3 +211,77 @@ def test_unreadable_key_file_is_a_clear_error(svc: KioskService, settings: Setti
         settings.key_path.chmod(0)
         with pytest.raises(VaultError):
             KioskService.open(settings)
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o620, 0o602, 0o660])
+def test_loose_key_file_is_refused(
+    svc: KioskService, settings: Settings, clock: FakeClock, mode: int
+) -> None:
+    """A key file other accounts may read or change is refused, naming the file, its mode and
+    the fix (as OpenSSH refuses a loose private key); the config key accepts it on purpose."""
+    who = enroll(svc, "bob@example.com")
+    svc.close()
+    settings.key_path.chmod(mode)
+    with pytest.raises(VaultError) as info:
+        KioskService.open(settings, clock=clock)
+    message = str(info.value)
+    assert str(settings.key_path) in message and f"mode {mode:04o}" in message
+    assert f"chmod 600 {settings.key_path}" in message and "allow_loose_key_file" in message
+    assert "\n" not in message
+    allowed = replace(settings, security=replace(settings.security, allow_loose_key_file=True))
+    opened = KioskService.open(allowed, clock=clock)
+    try:
+        _sign_in_code(opened, who.email, who.secret, clock)
+        assert opened.keys.rotate() == 2  # re-reading the rotated file is allowed too
+        assert stat.S_IMODE(settings.key_path.stat().st_mode) == 0o600  # rewritten private
+    finally:
+        opened.close()
+    settings.key_path.chmod(0o400)  # owner-only, even read-only, is private enough
+    KioskService.open(settings, clock=clock).close()
+
+
+def test_loose_key_file_is_irrelevant_with_the_environment_key(
+    settings: Settings, clock: FakeClock
+) -> None:
+    env_value = format_keyring(Keyring({1: secrets.token_bytes(32)}, "env"))
+    settings.key_path.write_text("not even a key")
+    settings.key_path.chmod(0o666)
+    svc = KioskService.open(settings, key_env=env_value, clock=clock)
+    try:
+        enroll(svc, "bob@example.com")
+    finally:
+        svc.close()
+
+
+def test_files_are_created_private_under_a_permissive_umask(
+    settings: Settings, clock: FakeClock
+) -> None:
+    """The store and the log make their files 0600 themselves, whatever the caller's umask
+    (the `kiosk` command also sets 077; a library caller or a test may not)."""
+    from kiosk.runtime import setup_logging
+
+    previous = os.umask(0)
+    try:
+        setup_logging(settings)
+        svc = KioskService.open(settings, clock=clock)
+        try:
+            enroll(svc, "bob@example.com")
+            files = [settings.key_path, settings.log_path]
+            if not is_postgres(settings):
+                db_file = sqlite_path(settings)
+                files += [db_file, *(db_file.with_name(db_file.name + s) for s in ("-wal", "-shm"))]
+            modes = {f.name: stat.S_IMODE(f.stat().st_mode) for f in files}
+        finally:
+            svc.close()
+    finally:
+        os.umask(previous)
+    assert set(modes.values()) == {0o600}, modes
+
+
+def test_key_rotation_reports_progress(svc: KioskService) -> None:
+    for name in ("ann", "ben", "cat"):
+        enroll(svc, f"{name}@example.com")
+    calls: list[tuple[int, int]] = []
+    assert svc.keys.rotate(progress=lambda done, total: calls.append((done, total))) == 2
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+    assert svc.keys.rotate() == 3  # the callback is optional
