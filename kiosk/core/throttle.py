@@ -91,16 +91,17 @@ class AttemptThrottle:
     def _locked_row(self, key: str, account_id: int | None, now: datetime) -> Throttle:
         """This key's row, created if absent, locked for this transaction, with what has run
         out forgotten (an expired row starts afresh; stale reservations become failures)."""
-        query = Throttle.select().where(Throttle.key == key)
-        if not is_sqlite(self._ctx.db):  # SQLite's BEGIN IMMEDIATE already holds the write lock
-            query = query.for_update()
         row: Throttle | None = None
         while row is None:
             Throttle.insert(
                 key=key, account_id=account_id, expires_at=now + self.policy.lockout
             ).on_conflict_ignore().execute()
             # On PostgreSQL another session may delete the row between the two statements
-            # (READ COMMITTED): then the next insert makes it again.
+            # (READ COMMITTED): then the next insert makes it again. (A new query each time:
+            # peewee keeps the result of a query object once it has run.)
+            query = Throttle.select().where(Throttle.key == key)
+            if not is_sqlite(self._ctx.db):  # SQLite's BEGIN IMMEDIATE holds the write lock
+                query = query.for_update()
             row = query.first()
         if row.expires_at <= now and not (row.locked_until and row.locked_until > now):
             row.failures, row.pending, row.locked_until = 0, 0, None
