@@ -172,21 +172,18 @@ def enroll_directly(service, email: str) -> str:  # noqa: ANN001
     For setting up benchmarks only (no recovery code, no argon2): the stored row is identical in
     shape, so sign-in and `kiosk verify` read exactly what they read after a real enrollment.
     """
+    import secrets
+
     from kiosk.core import totp
-    from kiosk.core.vault import secret_associated_data
     from kiosk.store.models import Account, Credential
 
     account = Account.get(Account.email == email)
     secret = totp.new_secret()
-    credential_id = service.new_credential_id()
-    version = service.keys.ring.active_version
-    ad = secret_associated_data(account.id, credential_id, version)
+    credential_id = secrets.token_hex(16)
+    ciphertext, version = service.keys.encrypt_secret(secret, account.id, credential_id)
     with service.db.atomic():
         Credential.create(
-            id=credential_id,
-            account=account.id,
-            secret_ciphertext=service.keys.ring.encrypt(secret.encode(), ad, version),
-            key_version=version,
+            id=credential_id, account=account.id, secret_ciphertext=ciphertext, key_version=version
         )
     return secret
 

@@ -78,16 +78,22 @@ def worker(config: Path, email: str, barrier: bool, gated: bool) -> None:
     started = time.perf_counter()
     result: dict[str, object] = {"email": email, "gated": gated}
     try:
-        import dataclasses
 
         import pyotp
 
         from kiosk.runtime import Context
 
         counts = _count_argon2()  # imports argon2 (the product imports it at the first Continue)
-        service = Context(config).service()  # as `kiosk run` opens it (settings, then the store)
-        if not gated:
-            service.ctx.hasher = dataclasses.replace(service.ctx.hasher, gate=None)
+        context = Context(config)
+        if gated:
+            service = context.service()  # as `kiosk run` opens it (settings, then the store)
+        else:
+            from kiosk.core.accounts import Hasher
+            from kiosk.core.service import KioskService
+
+            settings = context.settings
+            ungated = Hasher.from_settings(settings.argon2, gate=None)
+            service = KioskService.open(settings, hasher=ungated)
         from kiosk.core.flow import Method, Step
 
         result["open_s"] = time.perf_counter() - started

@@ -29,7 +29,6 @@ from pathlib import Path
 
 import _common as c
 
-# The kiosk as it was for a while: `new_flow` computed the dummy hash with a real argon2 run.
 FORM_APP = Path(__file__).with_name("form_app.py")
 
 # A reference: the baseline with the garbage collector paused as `kiosk run` pauses it until
@@ -41,18 +40,6 @@ sys.argv = sys.argv[1:]
 runpy.run_path(sys.argv[0], run_name="__main__")
 """
 
-EAGER_DUMMY = """
-import sys
-from functools import cached_property
-import kiosk.core.accounts as accounts
-def dummy(self):
-    return self.hash("not a password anyone knows")
-accounts.Hasher.dummy_hash = cached_property(dummy)
-accounts.Hasher.dummy_hash.__set_name__(accounts.Hasher, "dummy_hash")
-from kiosk.launch import main
-sys.argv = ["kiosk"] + sys.argv[1:]
-main()
-"""
 
 
 def _old_key_check_folder() -> Path:
@@ -85,8 +72,6 @@ def main() -> None:
     parser.add_argument("--no-cli", action="store_true", help="skip the process-only CLI timings")
     parser.add_argument("--old-key-check", action="store_true",
                         help="also run the kiosk on a database with the older AES-GCM key check")
-    parser.add_argument("--eager-dummy", action="store_true",
-                        help="also run the kiosk as it was with an argon2 hash made at start")
     args = parser.parse_args()
 
     print("## startup.py\n")
@@ -124,11 +109,6 @@ def main() -> None:
         variants["kiosk, older AES-GCM key check (before the HMAC check)"] = (
             lambda: c.time_to_screen(c.kiosk_argv(old / "config.toml"), c.sign_in_visible,
                                      cwd=old))
-    if args.eager_dummy:
-        variants["kiosk, dummy hash computed at start (before the fix)"] = lambda: c.time_to_screen(
-            [str(c.PYTHON), "-c", EAGER_DUMMY, *c.kiosk_argv(config)[1:]], c.sign_in_visible,
-            cwd=folder)
-
     # Warm the page cache and the bytecode caches; not counted.
     for run in variants.values():
         run()
