@@ -29,6 +29,7 @@ SYSTEM_PROGRAMS = {
     "chromium": "chromium",
     "tmux": "tmux",
     "mount": "mount",  # the full-disk tests mount a tiny tmpfs
+    "oathtool": "oathtool",  # an independent TOTP implementation makes the clock-drift codes
 }
 
 

@@ -12,6 +12,7 @@ import re
 import time
 from collections import Counter
 from dataclasses import dataclass
+from typing import NoReturn
 
 from kiosk.core import audit, recovery, totp
 from kiosk.core.accounts import normalize_email
@@ -196,10 +197,7 @@ class FactorChecks:
         window = ctx.settings.security.totp_window
         step = totp.matching_step(secret, code, window=window, clock=ctx.clock)
         if step is None:
-            self._throttle.settle_failure(
-                reservation, email=account.email, source=source, factor=detail
-            )
-            raise InvalidCodeError(totp.WRONG_CODE_MESSAGE)
+            self._refuse_wrong_code(reservation, account, secret, code, source, detail)
         outcome = "ok"
         locked_until = None
         with storage_errors("record the sign-in"), write_transaction(ctx.db):
@@ -253,12 +251,31 @@ class FactorChecks:
             self._throttle.release(reservation)
             raise InvalidCodeError(totp.REPLAYED_CODE_MESSAGE)
         if step is None:
-            self._throttle.settle_failure(
-                reservation, email=account.email, source=source, factor="setup code"
-            )
-            raise InvalidCodeError(totp.WRONG_CODE_MESSAGE)
+            self._refuse_wrong_code(reservation, account, secret, code, source, "setup code")
         self._settle_success(reservation, clear_failures=False)
         return step
+
+    def _refuse_wrong_code(
+        self,
+        reservation: Reservation,
+        account: AccountRef,
+        secret: str,
+        code: str,
+        source: str,
+        factor: str,
+    ) -> NoReturn:
+        """Count a wrong code and say why, when it can be told: a code of a step minutes away
+        means the phone's clock is off. The audit row keeps the drift in steps, never the code."""
+        ctx = self._ctx
+        window = ctx.settings.security.totp_window
+        drift = totp.drift_steps(secret, code, window=window, clock=ctx.clock)
+        detail = factor if drift is None else f"{factor}; phone clock {drift:+d} steps"
+        self._throttle.settle_failure(
+            reservation, email=account.email, source=source, factor=detail
+        )
+        if drift is None:
+            raise InvalidCodeError(totp.WRONG_CODE_MESSAGE)
+        raise InvalidCodeError(totp.clock_drift_message(drift))
 
     # ------------------------------------------------------------------ recovery code
     def check_recovery_code(self, account: AccountRef, raw_code: str, *, source: str) -> int:

@@ -83,6 +83,39 @@ def code_at_step(secret: str, step: int) -> str:
     return pyotp.TOTP(secret).generate_otp(step)
 
 
+# How far a wrong code is looked for, only to explain it: a phone whose clock is off by minutes is
+# the most common reason a right-looking code fails. Such a match is never accepted.
+DRIFT_REACH_STEPS = 20  # 10 minutes either side
+
+
+def drift_steps(
+    secret: str, code: str, *, window: int, clock: Clock = time.time, reach: int = DRIFT_REACH_STEPS
+) -> int | None:
+    """For a code outside the accepted window: the steps between the phone and this clock
+    (negative: the phone is behind), or None when it matches no step within `reach`."""
+    now = current_step(clock)
+    totp = pyotp.TOTP(secret)
+    found: int | None = None
+    for offset in sorted(range(-reach, reach + 1), key=abs):
+        if abs(offset) <= window:
+            continue
+        candidate = totp.generate_otp(now + offset)
+        if hmac.compare_digest(candidate.encode(), code.encode()) and found is None:
+            found = offset
+    return found
+
+
+def clock_drift_message(steps: int) -> str:
+    """Plain words for a phone clock `steps` time steps off (rounded to whole minutes)."""
+    minutes = max(1, int(abs(steps) * PERIOD / 60 + 0.5))
+    direction = "behind" if steps < 0 else "ahead"
+    unit = "minute" if minutes == 1 else "minutes"
+    return (
+        f"Your phone's clock looks about {minutes} {unit} {direction}. Turn on automatic date "
+        "and time on your phone, then enter the new code."
+    )
+
+
 def matching_step(secret: str, code: str, *, window: int, clock: Clock = time.time) -> int | None:
     """The time step within ±window that `code` belongs to, or None. `code` is already parsed."""
     now = current_step(clock)
