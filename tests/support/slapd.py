@@ -299,6 +299,7 @@ class SlapdServer:
             self.process = subprocess.Popen(
                 [SLAPD, "-f", str(conf), "-h", urls, "-d", "stats"],
                 stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=_die_with_the_tests,
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and self.process.poll() is None:
@@ -359,6 +360,15 @@ class SlapdServer:
 
     def log_size(self) -> int:
         return self.log.stat().st_size if self.log.exists() else 0
+
+
+def _die_with_the_tests() -> None:
+    """In the child before exec: SIGKILL when the test process ends, however it ends (a
+    pytest-timeout in thread mode exits at once, without any finalizer)."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 def _port_open(port: int) -> bool:
