@@ -58,7 +58,7 @@ class DirectoryPerson:
 class DiagnosticStep:
     """One line of `kiosk directory test`: which step, how it went, what happened."""
 
-    step: str  # "connect", "tls", "search bind", "search", "bind", "group", "result"
+    step: str  # "input", "connect", "tls", "search-bind", "search", "bind", "group", "result"
     status: str  # "ok", "refused" or "unavailable"
     detail: str
 
@@ -94,6 +94,8 @@ def _describe(exc: Exception) -> str:
     info = details.get("info") or ""
     if info == "(unknown error code)":  # GnuTLS says nothing more about a refused handshake
         info = TLS_HINT
+    elif info in ("Error in the push function.", "Error in the pull function."):
+        info = "the connection was refused or closed before a TLS session began"
     return _one_line(f"{desc}: {info}" if info else str(desc))
 
 
@@ -166,7 +168,7 @@ class Directory:
         search_credentials = None
         if s.bind_dn:
             search_credentials = (s.bind_dn, self._read_bind_password())
-        searcher, search_url = yield from self._connect(ldap, search_credentials, "search bind")
+        searcher, search_url = yield from self._connect(ldap, search_credentials, "search-bind")
         try:
             dn, attrs = yield from self._find(ldap, searcher, email)
             # The server that just answered first: a dead one earlier in the list costs no
@@ -190,13 +192,13 @@ class Directory:
         except (OSError, UnicodeDecodeError) as exc:
             raise DirectoryUnavailable(
                 f"cannot read directory.bind_password_file {path}: {exc.__class__.__name__}",
-                step="search bind",
+                step="search-bind",
             ) from None
         secret = text[:-1] if text.endswith("\n") else text
         secret = secret[:-1] if secret.endswith("\r") else secret
         if not secret:
             raise DirectoryUnavailable(
-                f"directory.bind_password_file {path} is empty", step="search bind"
+                f"directory.bind_password_file {path} is empty", step="search-bind"
             )
         return secret
 

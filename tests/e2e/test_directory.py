@@ -185,12 +185,12 @@ def test_a_search_account_reads_its_password_from_a_file(
     directory = Directory(settings, base_dir=tmp_path)
     assert directory.authenticate(ADA.email, ADA.password).dn == ADA.dn
     steps = list(directory.diagnose(ADA.email, ADA.password))
-    assert any(s.step == "search bind" and READER_DN in s.detail for s in steps)
+    assert any(s.step == "search-bind" and READER_DN in s.detail for s in steps)
 
     secret.write_text("a wrong one\n")  # read at each use: a rotated password counts at once
     with pytest.raises(DirectoryUnavailable) as caught:
         directory.authenticate(ADA.email, ADA.password)
-    assert caught.value.step == "search bind" and "a wrong one" not in caught.value.reason
+    assert caught.value.step == "search-bind" and "a wrong one" not in caught.value.reason
 
     secret.write_text("\n")  # empty: would be an unauthenticated bind, so never sent
     with pytest.raises(DirectoryUnavailable) as caught:
