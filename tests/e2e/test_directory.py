@@ -131,6 +131,26 @@ def test_an_address_made_of_filter_characters_finds_exactly_its_own_entry(
 
 
 @pytest.mark.timeout(60, method="thread")
+def test_continuation_references_next_to_the_entry_are_not_entries(
+    directory_settings: DirectorySettings,
+) -> None:
+    """slapd returns a search reference for ou=partner with every subtree search of ou=people."""
+    steps = _steps(directory_settings, ADA.email, ADA.password)
+    assert "found 1 entry" in _search_step(steps).detail and steps[-1].ok
+
+
+@pytest.mark.timeout(60, method="thread")
+def test_a_filter_may_use_the_email_several_times(directory_settings: DirectorySettings) -> None:
+    from dataclasses import replace
+
+    settings = replace(
+        directory_settings,
+        user_filter="(&(objectClass=inetOrgPerson)(|(uid={email})(mail={email})))",
+    )
+    assert Directory(settings).authenticate(ADA.email, ADA.password).dn == ADA.dn
+
+
+@pytest.mark.timeout(60, method="thread")
 def test_an_empty_password_is_refused_before_anything_reaches_the_server(
     slapd_server: SlapdServer, directory_settings: DirectorySettings
 ) -> None:

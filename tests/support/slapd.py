@@ -95,6 +95,12 @@ def people_ldif() -> str:
             f"dn: uid=twin{n},{PEOPLE_DN}\nobjectClass: inetOrgPerson\nuid: twin{n}\n"
             f"cn: Twin {n}\nsn: Twin\nmail: {TWIN_EMAIL}\nuserPassword: {TWIN_PASSWORD}\n"
         )
+    # A subordinate referral: subtree searches of ou=people return a continuation reference
+    # next to the entries, as Active Directory does for its DNS partitions.
+    blocks.append(
+        f"dn: ou=partner,{PEOPLE_DN}\nobjectClass: referral\nobjectClass: extensibleObject\n"
+        f"ou: partner\nref: ldap://partner.invalid/ou=partner,{BASE_DN}\n"
+    )
     members = "".join(f"member: {p.dn}\n" for p in PEOPLE if p.member)
     blocks.append(
         f"dn: {GROUP_DN}\nobjectClass: groupOfNames\ncn: kiosk-users\n{members}"
