@@ -438,7 +438,7 @@ def directory_test(ctx: Context, email: str, password_stdin: bool) -> None:
     from kiosk.core.directory import Directory
 
     settings = ctx.settings
-    checker = Directory(settings.directory, base_dir=settings.base_dir)
+    checker = Directory.for_settings(settings)
     if not settings.directory.enabled:
         click.echo("note: [directory] enabled = false, so the kiosk still uses local passwords")
     password = _read_password_stdin() if password_stdin else click.prompt(

@@ -35,7 +35,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from kiosk.config import DIRECTORY_EMAIL_PLACEHOLDER, DirectorySettings
+from kiosk.config import DIRECTORY_EMAIL_PLACEHOLDER, DirectorySettings, Settings
 from kiosk.errors import ConfigError, DirectoryRefused, DirectoryUnavailable, InvalidEmailError
 
 log = logging.getLogger("kiosk.directory")
@@ -120,6 +120,11 @@ class Directory:
         self.settings = settings
         self.base_dir = base_dir or Path.cwd()
 
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Directory:
+        """The directory of a loaded config: relative files resolve against its folder."""
+        return cls(settings.directory, base_dir=settings.base_dir)
+
     def _path(self, name: str) -> Path:
         candidate = Path(name).expanduser()
         return candidate if candidate.is_absolute() else self.base_dir / candidate
@@ -153,7 +158,7 @@ class Directory:
     def _check(
         self, email: str, password: str
     ) -> Generator[DiagnosticStep, None, DirectoryPerson]:
-        from kiosk.core.accounts import normalize_email
+        from kiosk.core.accounts import MAX_PASSWORD_LENGTH, normalize_email
 
         try:
             email = normalize_email(email)
@@ -163,6 +168,8 @@ class Directory:
             raise DirectoryRefused(
                 "empty password: never sent (an empty password binds as nobody)", step="input"
             )
+        if len(password) > MAX_PASSWORD_LENGTH:  # the same cap as for local passwords
+            raise DirectoryRefused("password longer than any password can be", step="input")
         ldap = _import_ldap()
         s = self.settings
         search_credentials = None
@@ -213,6 +220,7 @@ class Directory:
         conn.set_option(ldap.OPT_TIMEOUT, float(s.timeout))
         conn.timeout = s.timeout  # python-ldap's own wait for each synchronous result
         conn.set_option(ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_DEMAND)
+        conn.set_option(ldap.OPT_X_TLS_PROTOCOL_MIN, ldap.OPT_X_TLS_PROTOCOL_TLS1_2)
         if s.ca_file:
             conn.set_option(ldap.OPT_X_TLS_CACERTFILE, str(self._path(s.ca_file)))
         conn.set_option(ldap.OPT_X_TLS_NEWCTX, 0)  # last: applies the TLS options above

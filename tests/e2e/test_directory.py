@@ -158,6 +158,8 @@ def test_an_empty_password_is_refused_before_anything_reaches_the_server(
     with pytest.raises(DirectoryRefused) as caught:
         Directory(directory_settings).authenticate(ADA.email, "")
     assert caught.value.step == "input"
+    with pytest.raises(DirectoryRefused):  # nor an absurdly long one
+        Directory(directory_settings).authenticate(ADA.email, "x" * 100_000)
     # Proof that the check can see a connection: the next call makes one.
     Directory(directory_settings).authenticate(ADA.email, ADA.password)
     lines = slapd_server.stats_lines(before)

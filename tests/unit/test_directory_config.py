@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,3 +87,15 @@ def test_enabled_needs_a_server_and_a_search_base(tmp_path: Path, drop: str, nam
 def test_a_directory_without_a_server_is_a_config_error_not_a_crash() -> None:
     with pytest.raises(ConfigError):
         Directory(DirectorySettings())
+
+
+def test_python_ldap_is_imported_only_when_a_directory_is_asked() -> None:
+    script = (
+        "import sys, kiosk.core.directory, kiosk.cli\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('ldap', '_ldap')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
