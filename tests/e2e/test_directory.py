@@ -20,6 +20,7 @@ from tests.support.slapd import (
     ADA,
     GRACE,
     GROUP_DN,
+    MALLORY,
     ODD,
     PEOPLE_DN,
     READER_DN,
@@ -58,6 +59,15 @@ def black_hole() -> Iterator[int]:
 def test_the_right_password_gives_the_person(directory_settings: DirectorySettings) -> None:
     person = Directory(directory_settings).authenticate("  Ada@Example.ORG ", ADA.password)
     assert person == DirectoryPerson(dn=ADA.dn, display_name=ADA.display_name, email=ADA.email)
+
+
+@pytest.mark.timeout(60, method="thread")
+def test_a_display_name_from_the_directory_is_one_printable_line(
+    directory_settings: DirectorySettings,
+) -> None:
+    person = Directory(directory_settings).authenticate(MALLORY.email, MALLORY.password)
+    assert person.display_name.isprintable() and "\x1b" not in person.display_name
+    assert "Mal" in person.display_name and "lory" in person.display_name
 
 
 @pytest.mark.timeout(60, method="thread")

@@ -14,6 +14,7 @@ Fixtures (import them into a test module, or a conftest, to use them):
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime
 import os
@@ -66,6 +67,11 @@ GRACE = DirectoryPersonFixture(
 ODD = DirectoryPersonFixture(
     "odd", "st*r(x)\\y@example.org", "odd but valid 7", "Odd Address", member=True
 )
+# A display name with terminal escapes and a line break: it must reach no screen as such.
+MALLORY = DirectoryPersonFixture(
+    "mallory", "mallory@example.org", "mallory password 3", "\x1b[2J\x1b]0;owned\x07Mal\nlory",
+    member=False,
+)
 # Two entries share this address: neither may sign in.
 TWIN_EMAIL = "twin@example.org"
 TWIN_PASSWORD = "twin password 11"
@@ -83,11 +89,11 @@ def people_ldif() -> str:
         f"dn: {READER_DN}\nobjectClass: person\ncn: kiosk-reader\nsn: reader\n"
         f"userPassword: {READER_PASSWORD}\n",
     ]
-    for person in PEOPLE:
+    for person in (*PEOPLE, MALLORY):
+        name = base64.b64encode(person.display_name.encode()).decode()
         blocks.append(
             f"dn: {person.dn}\nobjectClass: inetOrgPerson\nuid: {person.uid}\n"
-            f"cn: {person.display_name}\nsn: {person.display_name.split()[-1]}\n"
-            f"displayName: {person.display_name}\n"
+            f"cn: {person.uid}\nsn: {person.uid}\ndisplayName:: {name}\n"
             f"mail: {person.email}\nuserPassword: {person.password}\n"
         )
     for n in (1, 2):
