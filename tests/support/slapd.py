@@ -209,6 +209,11 @@ def _make_pki(root: Path) -> Pki:
         )
     )
     pki.server_key.chmod(0o600)
+    # Kiosks started by other tests may run as another account (the SSH tests' login user):
+    # the CA certificates are public, only the server's key stays private.
+    root.chmod(0o755)
+    for public in (pki.ca, pki.other_ca, pki.server_cert):
+        public.chmod(0o644)
     return pki
 
 
