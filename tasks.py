@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import venv
 from pathlib import Path
 
@@ -101,6 +102,7 @@ def ensure_build_files() -> None:
     ).returncode == 0:
         return
     needed = dict(BUILD_FILES)
+    needed[str(Path(sysconfig.get_paths()["include"]) / "Python.h")] = "python3-dev"
     if not shutil.which("cc"):
         needed["cc"] = "gcc"
     missing = sorted({pkg for path, pkg in needed.items() if not _have(path)})
