@@ -352,3 +352,59 @@ def test_a_frozen_server_does_not_hang_a_sign_in(start_slapd: Callable[[], Slapd
         server.thaw()
     # Thawed, it answers again: nothing in the kiosk remembered the failure.
     assert Directory(server.settings(timeout=5)).authenticate(ADA.email, ADA.password)
+
+
+# ------------------------------------------------------------------------------- threads, secrets
+@pytest.mark.timeout(120, method="thread")
+def test_sign_ins_from_many_threads_each_get_their_own_answer(
+    directory_settings: DirectorySettings,
+) -> None:
+    """The kiosk checks passwords in worker threads; one Directory is shared by all of them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    directory = Directory(directory_settings)
+    cases = [(p.email, p.password, p.dn) for p in (ADA, GRACE, ODD)] * 4
+    cases += [(p.email, p.password + "x", None) for p in (ADA, GRACE)] * 4
+
+    def attempt(case: tuple[str, str, str | None]) -> tuple[str | None, str | None]:
+        email, password, expected = case
+        try:
+            return directory.authenticate(email, password).dn, expected
+        except DirectoryRefused:
+            return None, expected
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(attempt, cases))
+    assert all(got == expected for got, expected in results), results
+
+
+@pytest.mark.timeout(120, method="thread")
+def test_no_password_reaches_a_log_line_or_a_reason(
+    slapd_server: SlapdServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    typed = "typed-secret-Zq81"
+    bind_secret = "bind-secret-Kp27"
+    (tmp_path / "bind.secret").write_text(bind_secret + "\n")
+    dead = f"ldaps://127.0.0.1:{free_port()}/"
+    reader = {"bind_dn": READER_DN, "bind_password_file": "bind.secret"}
+    scenarios = [
+        slapd_server.settings(url=(dead, slapd_server.ldaps_url), **reader),
+        slapd_server.settings(url=(dead,), **reader),
+        slapd_server.settings(ca_file=str(slapd_server.pki.other_ca), **reader),
+        slapd_server.settings(group_dn=GROUP_DN, **reader),
+    ]
+    reasons: list[str] = []
+    with caplog.at_level(logging.DEBUG):
+        for settings in scenarios:
+            directory = Directory(settings, base_dir=tmp_path)
+            for email in (ADA.email, GRACE.email, "nobody@example.org"):
+                reasons += [step.detail for step in directory.diagnose(email, typed)]
+                try:
+                    directory.authenticate(email, typed)
+                except (DirectoryRefused, DirectoryUnavailable) as exc:
+                    reasons += [exc.reason, str(exc)]
+    text = "\n".join(reasons + [r.getMessage() for r in caplog.records])
+    assert caplog.records and reasons  # the scenarios did log and explain something
+    assert typed not in text and bind_secret not in text
