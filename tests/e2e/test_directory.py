@@ -16,7 +16,11 @@ import pytest
 from kiosk.config import DirectorySettings
 from kiosk.core.directory import DiagnosticStep, Directory, DirectoryPerson
 from kiosk.errors import AuthenticationFailed, DirectoryRefused, DirectoryUnavailable
+from tests.conftest import REPO
 from tests.support.slapd import (
+    AD_DISABLED,
+    AD_USER,
+    AD_USER_MAIL,
     ADA,
     GRACE,
     GROUP_DN,
@@ -175,6 +179,36 @@ def test_an_empty_password_is_refused_before_anything_reaches_the_server(
     lines = slapd_server.stats_lines(before)
     accepted = [line for line in lines if " ACCEPT " in line]
     assert len(accepted) == 2, lines  # the successful sign-in's search and bind, nothing else
+
+
+def _readme_active_directory_filter() -> str:
+    """user_filter from the README's Active Directory example."""
+    readme = (REPO / "README.md").read_text()
+    example = readme[readme.index("**Active Directory**") :]
+    line = next(li for li in example.splitlines() if li.startswith("user_filter = "))
+    return line.split("=", 1)[1].strip().strip('"')
+
+
+@pytest.mark.timeout(60, method="thread")
+def test_the_readmes_active_directory_filter_on_ad_shaped_entries(
+    directory_settings: DirectorySettings,
+) -> None:
+    """userPrincipalName or mail, never a disabled account. `(objectCategory=person)` is left
+    out: Active Directory rewrites that value to a schema DN, which no other server does."""
+    from dataclasses import replace
+
+    readme_filter = _readme_active_directory_filter()
+    assert "(objectCategory=person)" in readme_filter
+    settings = replace(
+        directory_settings, user_filter=readme_filter.replace("(objectCategory=person)", "")
+    )
+    directory = Directory(settings)
+    assert directory.authenticate(AD_USER.email, AD_USER.password).dn == AD_USER.dn
+    assert directory.authenticate(AD_USER_MAIL, AD_USER.password).dn == AD_USER.dn
+    for email, password in ((AD_DISABLED.email, AD_DISABLED.password),
+                            (ADA.email, ADA.password)):  # not an AD 'user' entry
+        steps = _steps(settings, email, password)
+        assert "found 0 entries" in _search_step(steps).detail, steps
 
 
 # ------------------------------------------------------------------------------- a group

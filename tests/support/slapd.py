@@ -72,6 +72,24 @@ MALLORY = DirectoryPersonFixture(
     "mallory", "mallory@example.org", "mallory password 3", "\x1b[2J\x1b]0;owned\x07Mal\nlory",
     member=False,
 )
+# Entries shaped like Active Directory users (see AD_SCHEMA): one enabled, one disabled.
+AD_USER = DirectoryPersonFixture(
+    "alan", "alan@corp.example.org", "enigma 1941 bombe", "Alan Turing", member=False
+)
+AD_USER_MAIL = "alan.turing@example.org"
+AD_DISABLED = DirectoryPersonFixture(
+    "dis", "disabled@corp.example.org", "disabled account 9", "Dis Abled", member=False
+)
+# The few Active Directory attributes a kiosk filter uses, with the equality rules AD applies
+# (Debian's msuser.schema declares them without any, so no filter could match them).
+AD_SCHEMA = """
+attributetype ( 1.2.840.113556.1.4.656 NAME 'userPrincipalName'
+    EQUALITY caseIgnoreMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
+attributetype ( 1.2.840.113556.1.4.8 NAME 'userAccountControl'
+    EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
+objectclass ( 1.2.840.113556.1.5.9 NAME 'user' SUP inetOrgPerson STRUCTURAL
+    MAY ( userPrincipalName $ userAccountControl ) )
+"""
 # Two entries share this address: neither may sign in.
 TWIN_EMAIL = "twin@example.org"
 TWIN_PASSWORD = "twin password 11"
@@ -95,6 +113,14 @@ def people_ldif() -> str:
             f"dn: {person.dn}\nobjectClass: inetOrgPerson\nuid: {person.uid}\n"
             f"cn: {person.uid}\nsn: {person.uid}\ndisplayName:: {name}\n"
             f"mail: {person.email}\nuserPassword: {person.password}\n"
+        )
+    for person, control in ((AD_USER, 512), (AD_DISABLED, 514)):  # 514: ACCOUNTDISABLE set
+        mail = AD_USER_MAIL if person is AD_USER else f"{person.uid}@example.org"
+        blocks.append(
+            f"dn: {person.dn}\nobjectClass: user\nuid: {person.uid}\ncn: {person.uid}\n"
+            f"sn: {person.uid}\ndisplayName: {person.display_name}\nmail: {mail}\n"
+            f"userPrincipalName: {person.email}\nuserAccountControl: {control}\n"
+            f"userPassword: {person.password}\n"
         )
     for n in (1, 2):
         blocks.append(
@@ -239,6 +265,8 @@ def slapd_conf(root: Path, pki: Pki) -> str:
         f"include {SCHEMA_DIR / name}.schema\n" for name in ("core", "cosine", "inetorgperson",
                                                                "nis")
     )
+    (root / "ad.schema").write_text(AD_SCHEMA)
+    schemas += f"include {root / 'ad.schema'}\n"
     return f"""# a throwaway server for the kiosk's directory tests
 {schemas}
 modulepath {MODULE_DIR}
