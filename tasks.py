@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Project tasks needing only Python 3.11+: `python3 tasks.py demo` and `python3 tasks.py test`.
 
-Both create `.venv` on first use and keep it in step with pyproject.toml. `test` also makes sure
-the system programs the end-to-end tests drive are installed (OpenSSH server, PostgreSQL server,
-Chromium, tmux), installing them with apt-get when run as root, and fails loudly otherwise.
+Both create `.venv` on first use and keep it in step with pyproject.toml; before pip runs, the
+C headers python-ldap builds against (OpenLDAP, Cyrus SASL) are installed when missing. `test`
+also makes sure the system programs the end-to-end tests drive are installed (OpenSSH server,
+PostgreSQL server, OpenLDAP server and tools, Chromium, tmux), installing them with apt-get when
+run as root, and fails loudly otherwise.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import venv
 from pathlib import Path
 
@@ -30,7 +33,20 @@ SYSTEM_PROGRAMS = {
     "tmux": "tmux",
     "mount": "mount",  # the full-disk tests mount a tiny tmpfs
     "oathtool": "oathtool",  # an independent TOTP implementation makes the clock-drift codes
+    "/usr/sbin/slapd": "slapd",  # the directory tests start their own OpenLDAP server
+    "ldapadd": "ldap-utils",
 }
+
+# file that must exist -> Debian package that provides it: python-ldap has no Linux wheels on
+# PyPI, so pip compiles it against these headers.
+BUILD_FILES = {
+    "/usr/include/ldap.h": "libldap2-dev",
+    "/usr/include/sasl/sasl.h": "libsasl2-dev",
+}
+
+# Debian's slapd package would otherwise make a database of its own and start the system
+# service; the tests only ever run private servers from a temporary folder.
+DEBCONF_ANSWERS = {"slapd": "slapd slapd/no_configuration boolean true\n"}
 
 
 def say(message: str) -> None:
@@ -47,6 +63,8 @@ def ensure_venv(extras: str) -> None:
     if not (BIN / "python").exists():
         say("creating .venv")
         venv.EnvBuilder(with_pip=True).create(VENV)
+    if extras:  # the test extras include python-ldap, which pip builds from source
+        ensure_build_files()
     say(f"installing kiosk{extras} into .venv (first run takes a minute)")
     subprocess.run(
         [str(BIN / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
@@ -64,18 +82,40 @@ def _have(program: str) -> bool:
     return program == "initdb" and any(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
 
 
-def ensure_system_programs() -> None:
-    missing = sorted({pkg for prog, pkg in SYSTEM_PROGRAMS.items() if not _have(prog)})
-    if not missing:
-        return
+def _apt_install(missing: list[str], who_needs: str) -> None:
+    """Install Debian packages as root, or stop with the list a person has to install."""
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        sys.exit(f"the end-to-end tests need these packages: {' '.join(missing)} "
+        sys.exit(f"{who_needs} these packages: {' '.join(missing)} "
                  "(install them, e.g. with apt-get, and run again)")
     say(f"installing {' '.join(missing)} with apt-get")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    answers = "".join(DEBCONF_ANSWERS.get(pkg, "") for pkg in missing)
+    if answers:
+        subprocess.run(["debconf-set-selections"], input=answers.encode(), check=True, env=env)
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
     subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
                    check=True, env=env)
+
+
+def ensure_build_files() -> None:
+    """The headers and compiler pip needs to build python-ldap, unless the venv already has it."""
+    if (BIN / "python").exists() and subprocess.run(
+        [str(BIN / "python"), "-c", "import ldap"], capture_output=True
+    ).returncode == 0:
+        return
+    needed = dict(BUILD_FILES)
+    needed[str(Path(sysconfig.get_paths()["include"]) / "Python.h")] = "python3-dev"
+    if not shutil.which("cc"):
+        needed["cc"] = "gcc"
+    missing = sorted({pkg for path, pkg in needed.items() if not _have(path)})
+    if missing:
+        _apt_install(missing, "building python-ldap (a kiosk dependency) needs")
+
+
+def ensure_system_programs() -> None:
+    missing = sorted({pkg for prog, pkg in SYSTEM_PROGRAMS.items() if not _have(prog)})
+    if missing:
+        _apt_install(missing, "the end-to-end tests need")
 
 
 def demo(args: list[str]) -> int:

@@ -522,6 +522,42 @@ def keys_retire(ctx: Context) -> None:
         click.echo("nothing to retire")
 
 
+# ---------------------------------------------------------------------------------- directory
+@cli.group()
+def directory() -> None:
+    """The organisation's LDAP directory ([directory] in the config)."""
+
+
+@directory.command("test")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from one line of stdin.")
+@pass_ctx
+@handle_errors
+def directory_test(ctx: Context, email: str, password_stdin: bool) -> None:
+    """Sign EMAIL in against the directory, step by step; changes nothing in the kiosk.
+
+    Exit 0 when the directory accepts the password, 1 when it refuses, 2 when it can't be
+    reached or the configuration is wrong. The password is never printed."""
+    from kiosk.core.directory import Directory
+
+    settings = ctx.settings
+    checker = Directory.for_settings(settings)
+    if not settings.directory.enabled:
+        click.echo("note: [directory] enabled = false, so the kiosk still uses local passwords")
+    password = _read_password_stdin() if password_stdin else click.prompt(
+        "Password", hide_input=True, default="", show_default=False
+    )
+    last = None
+    for step in checker.diagnose(email, password):
+        click.echo(f"{step.step:12} {step.status:12} {one_line(step.detail)}")
+        last = step
+    if last is None or last.status == "unavailable":
+        fail("the directory can't be reached or is misconfigured (see the lines above)")
+    if last.status == "refused":
+        click.echo("kiosk: refused: the directory does not accept this sign-in", err=True)
+        sys.exit(EXIT_REFUSED)
+
+
 # ---------------------------------------------------------------------------------- ssh
 @cli.command("ssh-config")
 @click.option("--user", default="enroll", show_default=True, help="The dedicated system account.")

@@ -12,10 +12,12 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from kiosk.errors import ConfigError
 
 MODES = ("kiosk", "ssh")
+DIRECTORY_EMAIL_PLACEHOLDER = "{email}"
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,27 @@ class Argon2Settings:
 
 
 @dataclass(frozen=True)
+class DirectorySettings:
+    """[directory]: check passwords against the organisation's LDAP directory (off by default).
+
+    `url` holds one or more servers, tried in order (fail-over). Passwords never cross the
+    network in clear: every URL is ldaps://, or ldap:// with start_tls. `bind_password_file` is
+    read when a search runs, never kept or logged.
+    """
+
+    enabled: bool = False
+    url: tuple[str, ...] = ()
+    start_tls: bool = False
+    ca_file: str = ""  # empty: the system's trusted CAs
+    search_base: str = ""
+    user_filter: str = "(mail={email})"
+    bind_dn: str = ""  # empty: anonymous search
+    bind_password_file: str = ""
+    group_dn: str = ""  # empty: every entry found may sign in
+    timeout: int = 10  # seconds, for connecting and for each operation
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole config.toml, validated, with the folder relative paths resolve against."""
 
@@ -67,6 +90,7 @@ class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     argon2: Argon2Settings = field(default_factory=Argon2Settings)
+    directory: DirectorySettings = field(default_factory=DirectorySettings)
     base_dir: Path = field(default_factory=Path.cwd)
 
     def resolve(self, path: str) -> Path:
@@ -127,9 +151,24 @@ _SECTIONS: dict[str, type] = {
     "database": DatabaseSettings,
     "security": SecuritySettings,
     "argon2": Argon2Settings,
+    "directory": DirectorySettings,
 }
 
-_TYPE_NAMES = {int: "a whole number", str: "a string", bool: "true or false"}
+_TYPE_NAMES = {
+    int: "a whole number",
+    str: "a string",
+    bool: "true or false",
+    tuple: "a string or a list of strings",
+}
+
+
+def _as_string_tuple(value: Any) -> tuple[str, ...] | None:
+    """A list of strings, or one string of space-separated words; None for anything else."""
+    if isinstance(value, str):
+        return tuple(value.split())
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(word for item in value for word in item.split())
+    return None
 
 
 def _build_section(name: str, cls: type, raw: Any) -> Any:
@@ -141,6 +180,8 @@ def _build_section(name: str, cls: type, raw: Any) -> Any:
         if key not in known:
             raise ConfigError(f"unknown key '{key}' in [{name}]")
         expected = type(known[key].default)
+        if expected is tuple:
+            value = _as_string_tuple(value)
         ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
         if not ok:
             raise ConfigError(
@@ -179,6 +220,64 @@ def _validate(settings: Settings) -> None:
     url = settings.database.url
     if not (url.startswith("sqlite:///") or url.startswith(("postgresql://", "postgres://"))):
         raise ConfigError("database.url must start with sqlite:/// or postgresql://")
+    _validate_directory(settings.directory)
+
+
+def _validate_directory(d: DirectorySettings) -> None:
+    """Every value given is checked; the ones a search needs are required once enabled."""
+    texts = [("ca_file", d.ca_file), ("search_base", d.search_base),
+             ("user_filter", d.user_filter), ("bind_dn", d.bind_dn),
+             ("bind_password_file", d.bind_password_file), ("group_dn", d.group_dn)]
+    for name, text in texts + [("url", " ".join(d.url))]:
+        if not text.isprintable():
+            raise ConfigError(f"directory.{name} must not contain control characters")
+    if not 1 <= d.timeout <= 300:
+        raise ConfigError("directory.timeout must be between 1 and 300")
+    for url in d.url:
+        _check_directory_url(url, d.start_tls)
+    if d.user_filter.count(DIRECTORY_EMAIL_PLACEHOLDER) < 1 or not (
+        d.user_filter.startswith("(") and d.user_filter.endswith(")")
+    ):
+        raise ConfigError(
+            "directory.user_filter must be an LDAP filter in parentheses containing {email}, "
+            "e.g. (mail={email})"
+        )
+    if d.bind_dn and not d.bind_password_file:
+        # A bind DN with an empty password is an unauthenticated bind: it "succeeds" as nobody.
+        raise ConfigError("directory.bind_dn needs directory.bind_password_file")
+    if d.bind_password_file and not d.bind_dn:
+        raise ConfigError("directory.bind_password_file is set but directory.bind_dn is not")
+    if d.enabled:
+        if not d.url:
+            raise ConfigError("directory.url is required when the directory is enabled")
+        if not d.search_base.strip():
+            raise ConfigError("directory.search_base is required when the directory is enabled")
+
+
+def _check_directory_url(url: str, start_tls: bool) -> None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    shape_ok = (
+        parts is not None
+        and parts.scheme.lower() in ("ldap", "ldaps")
+        and bool(parts.hostname)
+        and parts.path in ("", "/")
+        and not (parts.query or parts.fragment or parts.username or parts.password)
+    )
+    if not shape_ok or parts is None:
+        raise ConfigError(
+            f"directory.url {url!r} must look like ldaps://host[:port] or ldap://host[:port]"
+        )
+    if port == 0:
+        raise ConfigError(f"directory.url {url!r} has a port that is not 1 to 65535")
+    if parts.scheme.lower() == "ldap" and not start_tls:
+        raise ConfigError(
+            f"directory.url {url!r} would send passwords in clear: "
+            "use ldaps:// or set directory.start_tls = true"
+        )
 
 
 def load_settings(path: Path | None) -> Settings:

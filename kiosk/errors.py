@@ -115,6 +115,35 @@ class ConcurrentChangeError(KioskError):
     """The account changed under this session (another terminal, or an admin)."""
 
 
+class DirectoryRefused(AuthenticationFailed):
+    """The directory did not accept this person: wrong password, unknown or ambiguous email,
+    empty password, or not a member of the required group.
+
+    One class and the generic sign-in message for every cause; `reason` (and `step`) are for
+    logs and `kiosk directory test`, never for the person at the terminal.
+    """
+
+    def __init__(self, reason: str, step: str = "") -> None:
+        super().__init__()
+        self.reason = reason
+        self.step = step
+
+
+class DirectoryUnavailable(KioskError):
+    """No directory server could answer: unreachable, timed out, TLS refused, a referral, or
+    the server went away mid-session. Never a reason to fall back to a local password.
+
+    `reason` (and `step`) are for logs and `kiosk directory test`; the message stays calm.
+    """
+
+    def __init__(self, reason: str, step: str = "") -> None:
+        super().__init__(
+            "The sign-in service can't be reached; try again shortly or ask IT staff."
+        )
+        self.reason = reason
+        self.step = step
+
+
 def report_unexpected(exc: BaseException) -> str:
     """Log an unexpected error with a short reference and return the reference.
 

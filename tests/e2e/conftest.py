@@ -29,6 +29,12 @@ import pytest
 
 from tests.conftest import make_settings, write_config
 from tests.support import qr_decode
+from tests.support.slapd import (  # noqa: F401 - the OpenLDAP fixtures, for every e2e test
+    directory_settings,
+    slapd_pki,
+    slapd_server,
+    start_slapd,
+)
 from tests.support.terminal import DARK, ENTER, SPACE, TAB, Terminal, Theme
 
 KIOSK = Path(sys.executable).with_name("kiosk")
