@@ -340,12 +340,15 @@ def users_list(ctx: Context, as_json: bool) -> None:
             out.write(("," if index else "") + "\n  " + json.dumps(summary_as_json(user)))
         out.write("\n]\n" if out else "]\n")
         return
-    out.write(f"{'EMAIL':40} {'ENROLLED':20} {'LOCKED':8} LAST SIGN-IN\n")
+    out.write(f"{'EMAIL':40} {'PASSWORD':10} {'ENROLLED':20} {'LOCKED':8} LAST SIGN-IN\n")
     for user in rows:
         data = summary_as_json(user)
         enrolled = data["enrolled_at"] or "no"
         locked = "yes" if user.locked else "no"
-        out.write(f"{user.email:40} {enrolled!s:20} {locked:8} {data['last_sign_in'] or '-'}\n")
+        out.write(
+            f"{user.email:40} {user.password_source:10} {enrolled!s:20} {locked:8} "
+            f"{data['last_sign_in'] or '-'}\n"
+        )
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -362,6 +365,7 @@ def summary_as_json(user: UserSummary) -> dict[str, object]:
         "locked_until": _iso(user.locked_until),
         "last_sign_in": _iso(user.last_sign_in),
         "created_at": _iso(user.created_at),
+        "password": user.password_source,  # where the password is checked: local or directory
     }
 
 

@@ -16,7 +16,7 @@ from kiosk.core.audit import Event
 from kiosk.core.context import CoreContext
 from kiosk.core.throttle import AttemptThrottle
 from kiosk.core.values import AccountRef, UserSummary
-from kiosk.errors import AccountExistsError, UnknownAccountError
+from kiosk.errors import AccountExistsError, PasswordPolicyError, UnknownAccountError
 from kiosk.store.database import storage_errors, write_transaction
 from kiosk.store.models import Account, Credential, RecoveryCode, Throttle
 
@@ -58,6 +58,11 @@ class AccountAdmin:
     def set_password(self, raw_email: str, password: str, *, source: str = "admin") -> str:
         """A new password; sessions that checked the old one cannot finish anything."""
         account = self.find(raw_email)
+        if self._ctx.settings.directory.enabled:
+            raise PasswordPolicyError(
+                "passwords are checked against the directory ([directory] in the config): "
+                "change it there"
+            )
         check_password_policy(password, self._ctx.settings.security.password_min_length)
         password_hash = self._ctx.hasher.hash(password)
         with storage_errors("change the password"), write_transaction(self._ctx.db):
@@ -124,6 +129,7 @@ class AccountAdmin:
                 Account.email,
                 Account.created_at,
                 Account.last_sign_in_at,
+                Account.password_source,
                 Credential.created_at.alias("enrolled_at"),
                 locks.c.locked_until,
             )
@@ -147,6 +153,7 @@ class AccountAdmin:
                     locked_until=locked_until if locked else None,
                     last_sign_in=row["last_sign_in_at"],
                     created_at=row["created_at"],
+                    password_source=row["password_source"],
                 )
 
 

@@ -33,6 +33,7 @@ class Event(StrEnum):
     UNLOCKED = "unlocked"
     PASSWORD_CHANGED = "password_changed"
     KEYS_ROTATED = "keys_rotated"
+    DIRECTORY_UNAVAILABLE = "directory_unavailable"
 
 
 MAX_SOURCE = 128

@@ -71,9 +71,10 @@ def _import_ldap() -> ModuleType:
     try:
         import ldap
         import ldap.filter
-    except ImportError:  # pragma: no cover - python-ldap is a dependency
+    except ImportError:  # installed with the `directory` extra: pip install 'kiosk[directory]'
         raise DirectoryUnavailable("python-ldap is not installed", step="connect") from None
-    return ldap
+    module: ModuleType = ldap
+    return module
 
 
 def _one_line(text: str, limit: int = 300) -> str:
@@ -158,7 +159,8 @@ class Directory:
     def _check(
         self, email: str, password: str
     ) -> Generator[DiagnosticStep, None, DirectoryPerson]:
-        from kiosk.core.accounts import MAX_PASSWORD_LENGTH, normalize_email
+        from kiosk.core.accounts import normalize_email
+        from kiosk.limits import MAX_PASSWORD_LENGTH
 
         try:
             email = normalize_email(email)

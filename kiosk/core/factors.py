@@ -8,11 +8,14 @@ settings does not tell one from the other while old hashes are still in use.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import NoReturn
+
+import peewee as pw
 
 from kiosk.core import audit, recovery, totp
 from kiosk.core.accounts import normalize_email
@@ -33,6 +36,8 @@ from kiosk.errors import (
 from kiosk.limits import MAX_PASSWORD_LENGTH
 from kiosk.store.database import storage_errors, write_transaction
 from kiosk.store.models import Account, Credential, RecoveryCode
+
+log = logging.getLogger("kiosk.factors")
 
 ACCOUNT_CHANGED_MESSAGE = (
     "This account's sign-in settings were changed from another terminal or by IT. "
@@ -108,18 +113,22 @@ class FactorChecks:
     # ------------------------------------------------------------------ password
     def check_password(self, raw_email: str, password: str, *, source: str) -> AccountRef:
         """The account for this email and password, or `AuthenticationFailed` (wrong email or
-        password alike), `AccountLockedError`, `AttemptsInFlightError`.
+        password alike), `AccountLockedError`, `AttemptsInFlightError`, and with a directory
+        `DirectoryUnavailable`.
 
         A password right for an account without an authenticator is a full sign-in (it is the
         account's only factor): it forgives the failures counted so far.
         """
+        directory = self._ctx.settings.directory.enabled
         try:
             email = normalize_email(raw_email)
         except InvalidEmailError:
-            self.burn()
+            if not directory:
+                self.burn()
             raise AuthenticationFailed() from None
         if len(password) > MAX_PASSWORD_LENGTH:
-            self.burn()
+            if not directory:
+                self.burn()
             raise AuthenticationFailed()
         with storage_errors("read the account"):
             account = Account.get_or_none(Account.email == email)
@@ -127,8 +136,11 @@ class FactorChecks:
         try:
             reservation = self._throttle.reserve(email, account_id)
         except (AccountLockedError, AttemptsInFlightError):
-            self.burn()
+            if not directory:
+                self.burn()
             raise
+        if directory:
+            return self._check_directory_password(reservation, email, account, password, source)
         stored = account.password_hash if account is not None else self.stand_in_hash()
         right = self._ctx.hasher.verify(stored, password) and account is not None
         if not right or account is None:
@@ -142,6 +154,77 @@ class FactorChecks:
         return AccountRef(
             id=account.id, email=email, version=account.mfa_version, enrolled=enrolled
         )
+
+    def _check_directory_password(
+        self,
+        reservation: Reservation,
+        email: str,
+        account: Account | None,
+        password: str,
+        source: str,
+    ) -> AccountRef:
+        """The password checked by the directory, inside this attempt's reservation. A first
+        right sign-in creates the kiosk account (no local password). An unreachable directory
+        is neither right nor wrong: the attempt is not counted (an outage must not lock
+        everyone out), and there is never a fall-back to a local password."""
+        from kiosk.core.directory import Directory
+        from kiosk.errors import DirectoryRefused, DirectoryUnavailable
+
+        ctx = self._ctx
+        try:
+            person = Directory.for_settings(ctx.settings).authenticate(email, password)
+        except DirectoryRefused as refused:
+            log.info("directory refused a sign-in at step %s", refused.step or "?")
+            self._throttle.settle_failure(
+                reservation,
+                email=email if account is not None else None,
+                source=source,
+                factor="password (directory)",
+            )
+            raise AuthenticationFailed() from None
+        except DirectoryUnavailable as down:
+            self._throttle.release(reservation)
+            log.warning("directory unavailable at step %s: %s", down.step or "?", down.reason)
+            with storage_errors("record the attempt"), write_transaction(ctx.db):
+                audit.record(
+                    Event.DIRECTORY_UNAVAILABLE, email=None, source=source, detail=down.step[:64]
+                )
+            raise
+        account = self._directory_account(email, account, person.display_name or None, source)
+        enrolled = _is_enrolled(account.id)
+        self._settle_success(reservation, clear_failures=not enrolled)
+        return AccountRef(
+            id=account.id, email=email, version=account.mfa_version, enrolled=enrolled
+        )
+
+    def _directory_account(
+        self, email: str, account: Account | None, name: str | None, source: str
+    ) -> Account:
+        """The kiosk account of a person the directory accepted, created on the first sign-in
+        (no local password; two sessions creating it at once both get the one row)."""
+        ctx = self._ctx
+        with storage_errors("update the account"):
+            if account is None:
+                try:
+                    with write_transaction(ctx.db):
+                        account = Account.create(
+                            email=email,
+                            password_hash="",
+                            password_source="directory",
+                            display_name=name,
+                            created_at=ctx.now(),
+                        )
+                        audit.record(
+                            Event.USER_ADDED, email=email, source=source, detail="directory"
+                        )
+                    return account
+                except pw.IntegrityError:
+                    account = Account.get(Account.email == email)
+            if account.password_source != "directory" or account.display_name != name:
+                Account.update(password_source="directory", display_name=name).where(
+                    Account.id == account.id
+                ).execute()
+        return account
 
     def _rehash_if_needed(self, account: Account, password: str) -> None:
         """Stored hashes move to the configured [argon2] settings on their next right check."""

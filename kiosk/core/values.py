@@ -32,6 +32,7 @@ class UserSummary:
     locked_until: datetime | None
     last_sign_in: datetime | None
     created_at: datetime
+    password_source: str = "local"  # "local" or "directory"
 
 
 @dataclass(frozen=True)

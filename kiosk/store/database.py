@@ -24,7 +24,7 @@ from kiosk.errors import SchemaTooNewError, StorageError
 from kiosk.filemodes import report_loose_files
 from kiosk.store.models import ALL_MODELS, Meta, database_proxy
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SIDE_FILES = ("-wal", "-shm", "-journal")  # SQLite's own files beside the database
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _PG_MIGRATION_LOCK = 0x6B696F73  # "kios": advisory lock id serialising migrations on PostgreSQL
@@ -224,8 +224,27 @@ def _migration_2(db: pw.Database) -> None:
     db.create_tables([Throttle])
 
 
+def _migration_3(db: pw.Database) -> None:
+    """Accounts whose password lives in a directory: where the password is checked, and the
+    directory's display name."""
+    from kiosk.store.models import Account
+
+    table = Account._meta.table_name
+    columns = {c.name for c in db.get_columns(table)}
+    if "password_source" not in columns:
+        db.execute_sql(
+            f"ALTER TABLE {table} ADD COLUMN password_source VARCHAR(16) NOT NULL DEFAULT 'local'"
+        )
+    if "display_name" not in columns:
+        db.execute_sql(f"ALTER TABLE {table} ADD COLUMN display_name VARCHAR(128)")
+
+
 # Each migration takes the schema from version N-1 to N, inside one transaction.
-MIGRATIONS: dict[int, Callable[[pw.Database], None]] = {1: _migration_1, 2: _migration_2}
+MIGRATIONS: dict[int, Callable[[pw.Database], None]] = {
+    1: _migration_1,
+    2: _migration_2,
+    3: _migration_3,
+}
 
 
 def upgrade_schema(db: pw.Database) -> int:

@@ -38,7 +38,10 @@ class Meta(BaseModel):
 class Account(BaseModel):
     id = pw.AutoField()
     email = pw.CharField(unique=True, max_length=MAX_EMAIL_LENGTH)
-    password_hash = pw.CharField(max_length=255)
+    password_hash = pw.CharField(max_length=255)  # "" when the password lives in a directory
+    # Where the password is checked: "local" (password_hash) or "directory" (LDAP, [directory]).
+    password_source = pw.CharField(max_length=16, default="local")
+    display_name = pw.CharField(max_length=128, null=True)  # from the directory, when known
     created_at = pw.DateTimeField(default=utcnow)
     last_sign_in_at = pw.DateTimeField(null=True)
     # Bumped by every change to how the account signs in (password, authenticator, reset): every

@@ -218,6 +218,7 @@ def test_users_list_json_fields(cli: Run, settings: Settings) -> None:
         "enrolled_at": None,
         "locked": True,
         "last_sign_in": None,
+        "password": "local",
     }
     text = cli("users", "list")
     assert text.returncode == 0 and "enrolled@example.com" in text.stdout
