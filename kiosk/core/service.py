@@ -14,6 +14,7 @@ decision is a compare-and-set in the database, so processes and hosts on one Pos
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from datetime import timedelta
 
@@ -28,6 +29,7 @@ from kiosk.core.cpu_gate import SLOT_FOLDER_NAME, CpuGate
 from kiosk.core.factors import FactorChecks
 from kiosk.core.keys import KeyStore
 from kiosk.core.throttle import AttemptThrottle, ThrottlePolicy
+from kiosk.errors import ConfigError
 from kiosk.store.database import open_database
 
 
@@ -57,6 +59,11 @@ class KioskService:
         hasher: Hasher | None = None,
     ) -> KioskService:
         """Open the database and the keyring, and check that the key fits the database."""
+        if settings.directory.enabled and importlib.util.find_spec("ldap") is None:
+            raise ConfigError(
+                "[directory] is enabled but python-ldap is not installed: "
+                "pip install 'kiosk[directory]'"
+            )
         db = open_database(settings.database_url, migrate=migrate)
         try:
             keys = KeyStore.open(settings, db, key_env)
