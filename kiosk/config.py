@@ -11,6 +11,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from kiosk.errors import ConfigError
 
@@ -56,6 +57,14 @@ class Argon2Settings:
 
 
 @dataclass(frozen=True)
+class ServeSettings:
+    """[serve]: `kiosk serve`, the kiosk in a browser."""
+
+    allowed_origins: tuple[str, ...] = ()  # pages besides the served address that may connect
+    max_sessions: int = 10  # browser sessions (one kiosk process each) at the same time
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole config.toml, validated, with the folder relative paths resolve against."""
 
@@ -63,6 +72,7 @@ class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     argon2: Argon2Settings = field(default_factory=Argon2Settings)
+    serve: ServeSettings = field(default_factory=ServeSettings)
     base_dir: Path = field(default_factory=Path.cwd)
 
     def resolve(self, path: str) -> Path:
@@ -95,9 +105,28 @@ _SECTIONS: dict[str, type] = {
     "database": DatabaseSettings,
     "security": SecuritySettings,
     "argon2": Argon2Settings,
+    "serve": ServeSettings,
 }
 
-_TYPE_NAMES = {int: "a whole number", str: "a string", bool: "true or false"}
+_TYPE_NAMES = {
+    int: "a whole number", str: "a string", bool: "true or false", tuple: "a list of strings",
+}
+
+
+def normalize_origin(url: str, *, allow_path: bool = False) -> str:
+    """`scheme://host[:port]` of an http(s) URL, as a browser writes it in an Origin header
+    (lower case, default port left out), so that equal origins compare equal as strings.
+    Raises ValueError for anything else (a path too, unless `allow_path`)."""
+    parts = urlsplit(url.strip())
+    scheme, host = parts.scheme.lower(), parts.hostname
+    if scheme not in ("http", "https") or not host or parts.username or parts.password:
+        raise ValueError(url)
+    if not allow_path and (parts.path not in ("", "/") or parts.query or parts.fragment):
+        raise ValueError(url)
+    port = parts.port  # ValueError when not a number in 0..65535
+    host = f"[{host}]" if ":" in host else host
+    default_port = 80 if scheme == "http" else 443
+    return f"{scheme}://{host}" + (f":{port}" if port not in (None, default_port) else "")
 
 
 def _build_section(name: str, cls: type, raw: Any) -> Any:
@@ -110,6 +139,9 @@ def _build_section(name: str, cls: type, raw: Any) -> Any:
             raise ConfigError(f"unknown key '{key}' in [{name}]")
         expected = type(known[key].default)
         ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
+        if expected is tuple:  # TOML arrays arrive as lists; settings stay immutable
+            ok = isinstance(value, list) and all(isinstance(item, str) for item in value)
+            value = tuple(value) if ok else value
         if not ok:
             raise ConfigError(
                 f"{name}.{key} must be {_TYPE_NAMES.get(expected, expected.__name__)}"
@@ -119,7 +151,7 @@ def _build_section(name: str, cls: type, raw: Any) -> Any:
 
 
 def _validate(settings: Settings) -> None:
-    k, s, a = settings.kiosk, settings.security, settings.argon2
+    k, s, a, w = settings.kiosk, settings.security, settings.argon2, settings.serve
     if k.mode not in MODES:
         raise ConfigError(f"kiosk.mode must be one of {', '.join(MODES)}")
     org = k.organization
@@ -136,6 +168,7 @@ def _validate(settings: Settings) -> None:
         ("argon2.time_cost", a.time_cost, 1, 20),
         ("argon2.memory_cost", a.memory_cost, 8 * 1024, 4 * 1024 * 1024),
         ("argon2.parallelism", a.parallelism, 1, 64),
+        ("serve.max_sessions", w.max_sessions, 1, 1000),
     ]
     for name, value, low, high in checks:
         if not low <= value <= high:
@@ -144,6 +177,14 @@ def _validate(settings: Settings) -> None:
                        ("database.url", settings.database.url)):
         if not text.isprintable():
             raise ConfigError(f"{name} must not contain control characters")
+    for origin in w.allowed_origins:
+        try:
+            normalize_origin(origin)
+        except ValueError:
+            raise ConfigError(
+                "serve.allowed_origins: each entry must be scheme://host[:port] with http or "
+                f"https and no path, not {origin[:100]!r}"
+            ) from None
     url = settings.database.url
     if not (url.startswith("sqlite:///") or url.startswith(("postgresql://", "postgres://"))):
         raise ConfigError("database.url must start with sqlite:/// or postgresql://")
