@@ -9,6 +9,7 @@ app really runs behind the browser, not only its page.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import itertools
 import json
@@ -21,6 +22,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
@@ -116,14 +118,16 @@ def served_kiosk(make_site: Any) -> Iterator[tuple[str, Site, Path]]:
 
 
 @pytest.fixture
-def chromium() -> Iterator[int]:
-    """Headless Chromium with the DevTools protocol on a loopback port; its port."""
+def chromium(request: pytest.FixtureRequest) -> Iterator[int]:
+    """Headless Chromium with the DevTools protocol on a loopback port; its port. Parametrized
+    indirectly, the parameter is the device pixel ratio (a screen's scale factor)."""
     binary = require_program("chromium", "chromium")
     profile = Path(tempfile.mkdtemp(prefix="kiosk-e2e-chromium-"))
     log = profile / "chromium.log"
+    scale = [f"--force-device-scale-factor={request.param}"] if hasattr(request, "param") else []
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [binary, *CHROMIUM_ARGS, f"--user-data-dir={profile}", "about:blank"],
+            [binary, *CHROMIUM_ARGS, *scale, f"--user-data-dir={profile}", "about:blank"],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
     try:
@@ -146,6 +150,7 @@ class DevTools:
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         self.ws = ws
         self.ids = itertools.count(1)
+        self.events: list[dict[str, Any]] = []  # what the page reported (Network.* and so on)
 
     async def call(self, method: str, **params: Any) -> dict[str, Any]:
         message_id = next(self.ids)
@@ -155,6 +160,8 @@ class DevTools:
             if message.type != aiohttp.WSMsgType.TEXT:
                 raise AssertionError(f"DevTools connection ended: {message.type}")
             data = json.loads(message.data)
+            if "method" in data:
+                self.events.append(data)
             if data.get("id") == message_id:
                 if "error" in data:
                     raise AssertionError(f"{method}: {data['error']}")
@@ -208,10 +215,6 @@ async def _drive(devtools_port: int, url: str, log: Path) -> tuple[str, str]:
         page = next(t for t in targets if t.get("type") == "page")
         async with http.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0) as ws:
             cdp = DevTools(ws)
-            await cdp.call("Network.enable")
-            # No internet here: the page's web-font stylesheet must not hold up its load.
-            await cdp.call("Network.setBlockedURLs", urls=["*fonts.googleapis.com*",
-                                                           "*fonts.gstatic.com*"])
             await cdp.call("Page.enable")
             await cdp.call("Page.addScriptToEvaluateOnNewDocument", source=CAPTURE_TERMINAL)
             await cdp.call("Page.navigate", url=url)
@@ -248,3 +251,64 @@ def test_kiosk_serve_in_headless_chromium(
     assert "Traceback" not in log.read_text(errors="replace")
     assert PASSWORD not in log.read_text(errors="replace")
     assert not site.users()[EMAIL]["enrolled_at"]  # reaching step 2 changed nothing
+
+
+# xterm.js's cell in device pixels, as its renderer lays it out (the size QR modules take).
+CELL_SIZE = """
+JSON.stringify(window.__kioskTerminal._core._renderService.dimensions.device.cell)
+"""
+LOADED_FONTS = """
+JSON.stringify([...document.fonts].filter(f => f.status === "loaded")
+  .map(f => f.family.replace(/["']/g, "")))
+"""
+
+
+async def _page_facts(devtools_port: int, url: str, log: Path, shot: Path) -> dict[str, Any]:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{devtools_port}/json/list") as response:
+            targets = await response.json()
+        page = next(t for t in targets if t.get("type") == "page")
+        async with http.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0) as ws:
+            cdp = DevTools(ws)
+            await cdp.call("Network.enable")  # every request the page makes, and websockets
+            await cdp.call("Page.enable")
+            await cdp.call("Page.addScriptToEvaluateOnNewDocument", source=CAPTURE_TERMINAL)
+            await cdp.call("Page.navigate", url=url)
+            try:
+                await cdp.wait_for_text("Sign in", "Email", "Password")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}\nserver log:\n"
+                                     f"{log.read_text(errors='replace')[-3000:]}") from None
+            picture = await cdp.call("Page.captureScreenshot", format="png")
+            shot.write_bytes(base64.b64decode(picture["data"]))
+            requested = [event["params"]["request"]["url"] for event in cdp.events
+                         if event["method"] == "Network.requestWillBeSent"]
+            requested += [event["params"]["url"] for event in cdp.events
+                          if event["method"] == "Network.webSocketCreated"]
+            return {
+                "requested": requested,
+                "cell": json.loads(await cdp.evaluate(CELL_SIZE)),
+                "fonts": json.loads(await cdp.evaluate(LOADED_FONTS)),
+                "ratio": await cdp.evaluate("window.devicePixelRatio"),
+            }
+
+
+@pytest.mark.parametrize("chromium", [1, 1.25], indirect=True, ids=["scale-1", "scale-1.25"])
+def test_the_page_asks_no_other_host_and_its_cells_are_1_by_2(
+    served_kiosk: tuple[str, Site, Path], chromium: int, tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:
+    """Square QR modules (a cell shows 1x2 of them) in the font textual-serve ships, served
+    from the kiosk itself: most kiosks have no internet access."""
+    url, _site, log = served_kiosk
+    shot = tmp_path / "sign-in.png"
+    facts = asyncio.run(asyncio.wait_for(_page_facts(chromium, url, log, shot), 240))
+    served = urlsplit(url)
+    elsewhere = [seen for seen in facts["requested"]
+                 if not seen.startswith("data:") and urlsplit(seen).netloc != served.netloc]
+    assert elsewhere == [], "the page asked another host"
+    assert any("/static/fonts/RobotoMono" in seen for seen in facts["requested"])
+    assert "Roboto Mono" in facts["fonts"]
+    assert facts["ratio"] == request.node.callspec.params["chromium"]
+    cell = facts["cell"]
+    assert cell["height"] / cell["width"] == pytest.approx(2, abs=0.02), cell
