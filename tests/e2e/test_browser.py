@@ -14,6 +14,7 @@ import contextlib
 import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -25,6 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+import pyotp
 import pytest
 
 from tests.e2e.conftest import KIOSK, Site, free_port, require_program, wait_for_port
@@ -312,3 +314,98 @@ def test_the_page_asks_no_other_host_and_its_cells_are_1_by_2(
     assert facts["ratio"] == request.node.callspec.params["chromium"]
     cell = facts["cell"]
     assert cell["height"] / cell["width"] == pytest.approx(2, abs=0.02), cell
+
+
+# Where a button's label is drawn (centred, so with spaces either side), in CSS pixels.
+LABEL_POINT = """
+((label) => {
+  const t = window.__kioskTerminal, b = t.buffer.active;
+  const cell = t._core._renderService.dimensions.css.cell;
+  const box = t.element.querySelector(".xterm-screen").getBoundingClientRect();
+  const escaped = label.replace(/[.*+?^${}()|[\\]\\\\]/g, "\\\\$&");
+  const pattern = new RegExp("(^|\\\\s\\\\s)" + escaped + "(\\\\s\\\\s|$)");
+  for (let y = t.rows - 1; y >= 0; y--) {
+    const line = b.getLine(b.viewportY + y), text = line ? line.translateToString(true) : "";
+    const found = pattern.exec(text);
+    if (found) {
+      const x = found.index + found[1].length + label.length / 2;
+      return JSON.stringify({x: box.left + x * cell.width, y: box.top + (y + 0.5) * cell.height});
+    }
+  }
+  return null;
+})
+"""
+
+
+async def _click_label(cdp: DevTools, label: str) -> None:
+    point = await cdp.evaluate(f"{LABEL_POINT}({json.dumps(label)})")
+    assert point, f"no {label!r} button on the browser's screen:\n{await cdp.screen()}"
+    where = json.loads(point)
+    await cdp.call("Input.dispatchMouseEvent", type="mouseMoved", **where)
+    for kind in ("mousePressed", "mouseReleased"):
+        await cdp.call("Input.dispatchMouseEvent", type=kind, button="left", clickCount=1,
+                       **where)
+
+
+async def _copy_hints(devtools_port: int, url: str, log: Path) -> dict[str, str]:
+    """Sign in, open Trouble Scanning?, press its Copy, finish the setup with the key shown,
+    press Copy on Save Your Recovery Code: the screens at each step."""
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{devtools_port}/json/list") as response:
+            targets = await response.json()
+        page = next(t for t in targets if t.get("type") == "page")
+        async with http.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0) as ws:
+            cdp = DevTools(ws)
+            await cdp.call("Page.enable")
+            await cdp.call("Page.addScriptToEvaluateOnNewDocument", source=CAPTURE_TERMINAL)
+            await cdp.call("Page.navigate", url=url)
+            try:
+                await cdp.wait_for_text("Sign in", "Email", "Password")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}\nserver log:\n"
+                                     f"{log.read_text(errors='replace')[-3000:]}") from None
+            await cdp.evaluate("window.__kioskTerminal.focus()")
+            await cdp.type_text(EMAIL)
+            await cdp.wait_for_text(EMAIL)
+            unfocused = await cdp.evaluate(PASSWORD_FIELD_BG)
+            await cdp.key("Tab", 9)
+            await cdp.wait_for(lambda: cdp.evaluate(PASSWORD_FIELD_BG), unfocused)
+            await cdp.type_text(PASSWORD)
+            await cdp.wait_for_text("•" * len(PASSWORD))
+            await cdp.key("Enter", 13, "\r")
+            await cdp.wait_for_text("Set Up Now")
+            await _click_label(cdp, "Set Up Now")
+            await cdp.wait_for_text("Authenticator App")
+            await _click_label(cdp, "Continue")
+            await cdp.wait_for_text("Trouble Scanning?")
+            await _click_label(cdp, "Trouble Scanning?")
+            screens = {"key": await cdp.wait_for_text("Spaces don't matter")}
+            await _click_label(cdp, "Copy")
+            screens["key copied"] = await cdp.wait_for_text("Key sent to the")
+            key = re.search(r"((?:[A-Z2-7]{4} ){7}[A-Z2-7]{4})", screens["key"])
+            assert key, screens["key"]
+            await _click_label(cdp, "Close")
+            await cdp.wait_for(cdp.screen, screens["key copied"])  # the dialog has closed
+            await _click_label(cdp, "Continue")
+            await cdp.wait_for_text("Enter the 6-digit code your")
+            await _click_label(cdp, "123456")  # the code field's placeholder
+            await cdp.type_text(pyotp.TOTP(key.group(1).replace(" ", "")).now())
+            await cdp.key("Enter", 13, "\r")
+            screens["recovery"] = await cdp.wait_for_text("Save Your Recovery Code")
+            await _click_label(cdp, "Copy")
+            screens["recovery copied"] = await cdp.wait_for_text("Sent to the")
+            return screens
+
+
+def test_in_the_browser_the_copy_hints_speak_of_the_browser(
+    served_kiosk: tuple[str, Site, Path], chromium: int
+) -> None:
+    url, _site, log = served_kiosk
+    screens = asyncio.run(asyncio.wait_for(_copy_hints(chromium, url, log), 240))
+    for name, screen in screens.items():
+        assert "terminal" not in screen, name
+    flat = {name: " ".join(screen.split()) for name, screen in screens.items()}
+    assert "Copy puts the key on this browser's clipboard" in flat["key"]
+    assert "Key sent to the clipboard (if this browser allows it)" in flat["key copied"]
+    assert "Copy uses this browser's clipboard" in flat["recovery"]
+    assert "Sent to the clipboard (if this browser allows it)" in flat["recovery copied"]
