@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -272,3 +273,39 @@ def test_the_page_may_not_be_framed_by_another_site(serve_kiosk: Callable[..., S
     found = asyncio.run(headers())
     assert found["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in found["Content-Security-Policy"]
+
+
+def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 2, result
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("kiosk: error: "), result.stderr
+    assert "Traceback" not in result.stdout
+    return lines[0]
+
+
+def _serve_refused(make_site: Any, *args: str) -> str:
+    """`kiosk serve ARGS` on a fresh site, expected to stop at once with one error line."""
+    site: Site = make_site()
+    return _one_error_line(site.cli("serve", *args, timeout=60, check=False))
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::"])  # noqa: S104 - refused
+def test_every_address_needs_a_public_url(make_site: Any, host: str) -> None:
+    """Without it the page would connect to 0.0.0.0 and no Origin could be checked."""
+    line = _serve_refused(make_site, "--host", host, "--port", str(free_port()))
+    assert "--public-url" in line
+
+
+def test_a_bad_public_url_is_one_line(make_site: Any) -> None:
+    line = _serve_refused(make_site, "--public-url", "kiosk.example.org",
+                          "--port", str(free_port()))
+    assert "--public-url must be an http:// or https:// URL" in line
+
+
+def test_a_port_in_use_is_one_line(make_site: Any) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = _serve_refused(make_site, "--port", str(port))
+    assert f"cannot listen on 127.0.0.1:{port}" in line
