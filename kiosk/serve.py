@@ -1,7 +1,7 @@
 """`kiosk serve`: the kiosk in a browser, through textual-serve, with the guards it lacks.
 
 textual-serve starts one app process per websocket and trusts whoever opens one. Here:
-- the websocket's Origin must be the served address (`--public-url`, else http://HOST:PORT) or
+- the websocket's Origin must be the served address (http://HOST:PORT, and `--public-url`) or
   one listed in `[serve] allowed_origins`, so a page on another site (or a DNS-rebound name)
   cannot drive a session from a browser that can reach the server;
 - the terminal size a page asks for, at the start and in every resize, is clamped to
@@ -91,8 +91,10 @@ class KioskServer(Server):
             templates_path=TEMPLATES,
         )
         self.public_url = self.public_url.rstrip("/")
-        served = normalize_origin(self.public_url, allow_path=True)
-        self.allowed_origins = frozenset({served, *map(normalize_origin, allowed_origins)})
+        served = {normalize_origin(self.public_url, allow_path=True)}
+        if host not in WILDCARD_HOSTS:  # the listening address itself, as a browser names it
+            served.add(normalize_origin(_http_url(host, port)))
+        self.allowed_origins = frozenset({*served, *map(normalize_origin, allowed_origins)})
         self.max_sessions = max_sessions
         self.active_sessions = 0
 
@@ -192,6 +194,10 @@ class KioskServer(Server):
                 await service.focus()
 
 
+def _http_url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def kiosk_command(settings: Settings, config_path: Path | None) -> str:
     """The shell command each browser session runs: this Python, this config, this mode."""
     parts = [sys.executable, "-m", "kiosk"]
@@ -216,7 +222,7 @@ def build_server(
             "address browsers use, which the page connects to and sessions must come from"
         )
     else:
-        public_url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        public_url = _http_url(host, port)
     return KioskServer(
         kiosk_command(settings, config_path), host=host, port=port, public_url=public_url,
         allowed_origins=settings.serve.allowed_origins,

@@ -94,7 +94,7 @@ def serve_kiosk(make_site: Any) -> Iterator[Callable[..., Served]]:
     """Factory: `kiosk serve` on a free loopback port, with extra [serve] config lines."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(serve_section: str = "") -> Served:
+    def start(serve_section: str = "", *serve_args: str) -> Served:
         site: Site = make_site()
         if serve_section:
             with open(site.config, "a") as config:
@@ -104,7 +104,7 @@ def serve_kiosk(make_site: Any) -> Iterator[Callable[..., Served]]:
         with open(log, "wb") as out:
             process = subprocess.Popen(
                 [str(KIOSK), "--config", str(site.config), "serve", "--host", "127.0.0.1",
-                 "--port", str(port)],
+                 "--port", str(port), *serve_args],
                 stdout=out, stderr=subprocess.STDOUT, cwd=site.root, start_new_session=True,
             )
         started.append(process)
@@ -204,6 +204,22 @@ async def _draw(
         elif message.type != aiohttp.WSMsgType.TEXT:
             raise AssertionError(f"session ended: {message}")
     return [(int(row), int(column)) for row, column in CURSOR_MOVE.findall(drawn)]
+
+
+def test_behind_a_proxy_the_public_url_and_the_served_address_open_sessions(
+    serve_kiosk: Callable[..., Served],
+) -> None:
+    served = serve_kiosk("", "--public-url", ALLOWED + "/")
+
+    async def session(origin: str) -> None:
+        async with aiohttp.ClientSession() as http, http.ws_connect(
+            served.ws_url, headers={"Origin": origin}
+        ) as ws:
+            await _first_output(ws)
+
+    asyncio.run(session(ALLOWED))
+    asyncio.run(session(served.origin))
+    assert asyncio.run(_handshake_status(served.ws_url, "http://kiosk.example.org")) == 403
 
 
 def test_a_huge_terminal_size_is_clamped(serve_kiosk: Callable[..., Served]) -> None:
