@@ -162,19 +162,12 @@ def _refuse_a_database_in_use(ctx: Context) -> None:
 def serve(ctx: Context, host: str, port: int, public_url: str | None) -> None:
     """Serve the kiosk to a browser with textual-serve. No authentication of its own:
     keep it on loopback behind a TLS reverse proxy on a trusted network."""
-    import shlex
+    from kiosk.serve import build_server
+    from kiosk.serve import serve as run_server
 
-    from textual_serve.server import Server
-
-    settings = ctx.settings
+    server = build_server(ctx.settings, ctx.config_path, host, port, public_url)
     ctx.service()  # fail here, clearly, rather than in every browser session
-    parts = [sys.executable, "-m", "kiosk"]
-    if ctx.config_path is not None:
-        parts += ["--config", str(ctx.config_path.resolve())]
-    parts += ["run", "--mode", settings.kiosk.mode]
-    command = " ".join(shlex.quote(p) for p in parts)
-    click.echo(f"Serving the kiosk on http://{host}:{port}/ (no authentication: keep it private)")
-    Server(command, host=host, port=port, title="kiosk", public_url=public_url).serve()
+    run_server(server, click.echo)
 
 
 # ---------------------------------------------------------------------------------- users

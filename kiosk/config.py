@@ -83,6 +83,14 @@ class DirectorySettings:
 
 
 @dataclass(frozen=True)
+class ServeSettings:
+    """[serve]: `kiosk serve`, the kiosk in a browser."""
+
+    allowed_origins: tuple[str, ...] = ()  # pages besides the served address that may connect
+    max_sessions: int = 10  # browser sessions (one kiosk process each) at the same time
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole config.toml, validated, with the folder relative paths resolve against."""
 
@@ -91,6 +99,7 @@ class Settings:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     argon2: Argon2Settings = field(default_factory=Argon2Settings)
     directory: DirectorySettings = field(default_factory=DirectorySettings)
+    serve: ServeSettings = field(default_factory=ServeSettings)
     base_dir: Path = field(default_factory=Path.cwd)
 
     def resolve(self, path: str) -> Path:
@@ -152,6 +161,7 @@ _SECTIONS: dict[str, type] = {
     "security": SecuritySettings,
     "argon2": Argon2Settings,
     "directory": DirectorySettings,
+    "serve": ServeSettings,
 }
 
 _TYPE_NAMES = {
@@ -169,6 +179,22 @@ def _as_string_tuple(value: Any) -> tuple[str, ...] | None:
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return tuple(word for item in value for word in item.split())
     return None
+
+
+def normalize_origin(url: str, *, allow_path: bool = False) -> str:
+    """`scheme://host[:port]` of an http(s) URL, as a browser writes it in an Origin header
+    (lower case, default port left out), so that equal origins compare equal as strings.
+    Raises ValueError for anything else (a path too, unless `allow_path`)."""
+    parts = urlsplit(url.strip())
+    scheme, host = parts.scheme.lower(), parts.hostname
+    if scheme not in ("http", "https") or not host or parts.username or parts.password:
+        raise ValueError(url)
+    if not allow_path and (parts.path not in ("", "/") or parts.query or parts.fragment):
+        raise ValueError(url)
+    port = parts.port  # ValueError when not a number in 0..65535
+    host = f"[{host}]" if ":" in host else host
+    default_port = 80 if scheme == "http" else 443
+    return f"{scheme}://{host}" + (f":{port}" if port not in (None, default_port) else "")
 
 
 def _build_section(name: str, cls: type, raw: Any) -> Any:
@@ -192,7 +218,7 @@ def _build_section(name: str, cls: type, raw: Any) -> Any:
 
 
 def _validate(settings: Settings) -> None:
-    k, s, a = settings.kiosk, settings.security, settings.argon2
+    k, s, a, w = settings.kiosk, settings.security, settings.argon2, settings.serve
     if k.mode not in MODES:
         raise ConfigError(f"kiosk.mode must be one of {', '.join(MODES)}")
     org = k.organization
@@ -209,6 +235,7 @@ def _validate(settings: Settings) -> None:
         ("argon2.time_cost", a.time_cost, 1, 20),
         ("argon2.memory_cost", a.memory_cost, 8 * 1024, 4 * 1024 * 1024),
         ("argon2.parallelism", a.parallelism, 1, 64),
+        ("serve.max_sessions", w.max_sessions, 1, 1000),
     ]
     for name, value, low, high in checks:
         if not low <= value <= high:
@@ -217,6 +244,14 @@ def _validate(settings: Settings) -> None:
                        ("database.url", settings.database.url)):
         if not text.isprintable():
             raise ConfigError(f"{name} must not contain control characters")
+    for origin in w.allowed_origins:
+        try:
+            normalize_origin(origin)
+        except ValueError:
+            raise ConfigError(
+                "serve.allowed_origins: each entry must be scheme://host[:port] with http or "
+                f"https and no path, not {origin[:100]!r}"
+            ) from None
     url = settings.database.url
     if not (url.startswith("sqlite:///") or url.startswith(("postgresql://", "postgres://"))):
         raise ConfigError("database.url must start with sqlite:/// or postgresql://")

@@ -9,10 +9,12 @@ app really runs behind the browser, not only its page.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -21,8 +23,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
+import pyotp
 import pytest
 
 from tests.e2e.conftest import KIOSK, Site, free_port, require_program, wait_for_port
@@ -116,14 +120,16 @@ def served_kiosk(make_site: Any) -> Iterator[tuple[str, Site, Path]]:
 
 
 @pytest.fixture
-def chromium() -> Iterator[int]:
-    """Headless Chromium with the DevTools protocol on a loopback port; its port."""
+def chromium(request: pytest.FixtureRequest) -> Iterator[int]:
+    """Headless Chromium with the DevTools protocol on a loopback port; its port. Parametrized
+    indirectly, the parameter is the device pixel ratio (a screen's scale factor)."""
     binary = require_program("chromium", "chromium")
     profile = Path(tempfile.mkdtemp(prefix="kiosk-e2e-chromium-"))
     log = profile / "chromium.log"
+    scale = [f"--force-device-scale-factor={request.param}"] if hasattr(request, "param") else []
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [binary, *CHROMIUM_ARGS, f"--user-data-dir={profile}", "about:blank"],
+            [binary, *CHROMIUM_ARGS, *scale, f"--user-data-dir={profile}", "about:blank"],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
     try:
@@ -146,6 +152,7 @@ class DevTools:
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         self.ws = ws
         self.ids = itertools.count(1)
+        self.events: list[dict[str, Any]] = []  # what the page reported (Network.* and so on)
 
     async def call(self, method: str, **params: Any) -> dict[str, Any]:
         message_id = next(self.ids)
@@ -155,6 +162,8 @@ class DevTools:
             if message.type != aiohttp.WSMsgType.TEXT:
                 raise AssertionError(f"DevTools connection ended: {message.type}")
             data = json.loads(message.data)
+            if "method" in data:
+                self.events.append(data)
             if data.get("id") == message_id:
                 if "error" in data:
                     raise AssertionError(f"{method}: {data['error']}")
@@ -208,10 +217,6 @@ async def _drive(devtools_port: int, url: str, log: Path) -> tuple[str, str]:
         page = next(t for t in targets if t.get("type") == "page")
         async with http.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0) as ws:
             cdp = DevTools(ws)
-            await cdp.call("Network.enable")
-            # No internet here: the page's web-font stylesheet must not hold up its load.
-            await cdp.call("Network.setBlockedURLs", urls=["*fonts.googleapis.com*",
-                                                           "*fonts.gstatic.com*"])
             await cdp.call("Page.enable")
             await cdp.call("Page.addScriptToEvaluateOnNewDocument", source=CAPTURE_TERMINAL)
             await cdp.call("Page.navigate", url=url)
@@ -248,3 +253,159 @@ def test_kiosk_serve_in_headless_chromium(
     assert "Traceback" not in log.read_text(errors="replace")
     assert PASSWORD not in log.read_text(errors="replace")
     assert not site.users()[EMAIL]["enrolled_at"]  # reaching step 2 changed nothing
+
+
+# xterm.js's cell in device pixels, as its renderer lays it out (the size QR modules take).
+CELL_SIZE = """
+JSON.stringify(window.__kioskTerminal._core._renderService.dimensions.device.cell)
+"""
+LOADED_FONTS = """
+JSON.stringify([...document.fonts].filter(f => f.status === "loaded")
+  .map(f => f.family.replace(/["']/g, "")))
+"""
+
+
+async def _page_facts(devtools_port: int, url: str, log: Path, shot: Path) -> dict[str, Any]:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{devtools_port}/json/list") as response:
+            targets = await response.json()
+        page = next(t for t in targets if t.get("type") == "page")
+        async with http.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0) as ws:
+            cdp = DevTools(ws)
+            await cdp.call("Network.enable")  # every request the page makes, and websockets
+            await cdp.call("Page.enable")
+            await cdp.call("Page.addScriptToEvaluateOnNewDocument", source=CAPTURE_TERMINAL)
+            await cdp.call("Page.navigate", url=url)
+            try:
+                await cdp.wait_for_text("Sign in", "Email", "Password")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}\nserver log:\n"
+                                     f"{log.read_text(errors='replace')[-3000:]}") from None
+            picture = await cdp.call("Page.captureScreenshot", format="png")
+            shot.write_bytes(base64.b64decode(picture["data"]))
+            requested = [event["params"]["request"]["url"] for event in cdp.events
+                         if event["method"] == "Network.requestWillBeSent"]
+            requested += [event["params"]["url"] for event in cdp.events
+                          if event["method"] == "Network.webSocketCreated"]
+            return {
+                "requested": requested,
+                "cell": json.loads(await cdp.evaluate(CELL_SIZE)),
+                "fonts": json.loads(await cdp.evaluate(LOADED_FONTS)),
+                "ratio": await cdp.evaluate("window.devicePixelRatio"),
+            }
+
+
+@pytest.mark.parametrize("chromium", [1, 1.25], indirect=True, ids=["scale-1", "scale-1.25"])
+def test_the_page_asks_no_other_host_and_its_cells_are_1_by_2(
+    served_kiosk: tuple[str, Site, Path], chromium: int, tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:
+    """Square QR modules (a cell shows 1x2 of them) in the font textual-serve ships, served
+    from the kiosk itself: most kiosks have no internet access."""
+    url, _site, log = served_kiosk
+    shot = tmp_path / "sign-in.png"
+    facts = asyncio.run(asyncio.wait_for(_page_facts(chromium, url, log, shot), 240))
+    served = urlsplit(url)
+    elsewhere = [seen for seen in facts["requested"]
+                 if not seen.startswith("data:") and urlsplit(seen).netloc != served.netloc]
+    assert elsewhere == [], "the page asked another host"
+    assert any("/static/fonts/RobotoMono" in seen for seen in facts["requested"])
+    assert "Roboto Mono" in facts["fonts"]
+    assert facts["ratio"] == request.node.callspec.params["chromium"]
+    cell = facts["cell"]
+    assert cell["height"] / cell["width"] == pytest.approx(2, abs=0.02), cell
+
+
+# Where a button's label is drawn (centred, so with spaces either side), in CSS pixels.
+LABEL_POINT = """
+((label) => {
+  const t = window.__kioskTerminal, b = t.buffer.active;
+  const cell = t._core._renderService.dimensions.css.cell;
+  const box = t.element.querySelector(".xterm-screen").getBoundingClientRect();
+  const escaped = label.replace(/[.*+?^${}()|[\\]\\\\]/g, "\\\\$&");
+  const pattern = new RegExp("(^|\\\\s\\\\s)" + escaped + "(\\\\s\\\\s|$)");
+  for (let y = t.rows - 1; y >= 0; y--) {
+    const line = b.getLine(b.viewportY + y), text = line ? line.translateToString(true) : "";
+    const found = pattern.exec(text);
+    if (found) {
+      const x = found.index + found[1].length + label.length / 2;
+      return JSON.stringify({x: box.left + x * cell.width, y: box.top + (y + 0.5) * cell.height});
+    }
+  }
+  return null;
+})
+"""
+
+
+async def _click_label(cdp: DevTools, label: str) -> None:
+    point = await cdp.evaluate(f"{LABEL_POINT}({json.dumps(label)})")
+    assert point, f"no {label!r} button on the browser's screen:\n{await cdp.screen()}"
+    where = json.loads(point)
+    await cdp.call("Input.dispatchMouseEvent", type="mouseMoved", **where)
+    for kind in ("mousePressed", "mouseReleased"):
+        await cdp.call("Input.dispatchMouseEvent", type=kind, button="left", clickCount=1,
+                       **where)
+
+
+async def _copy_hints(devtools_port: int, url: str, log: Path) -> dict[str, str]:
+    """Sign in, open Trouble Scanning?, press its Copy, finish the setup with the key shown,
+    press Copy on Save Your Recovery Code: the screens at each step."""
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{devtools_port}/json/list") as response:
+            targets = await response.json()
+        page = next(t for t in targets if t.get("type") == "page")
+        async with http.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0) as ws:
+            cdp = DevTools(ws)
+            await cdp.call("Page.enable")
+            await cdp.call("Page.addScriptToEvaluateOnNewDocument", source=CAPTURE_TERMINAL)
+            await cdp.call("Page.navigate", url=url)
+            try:
+                await cdp.wait_for_text("Sign in", "Email", "Password")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}\nserver log:\n"
+                                     f"{log.read_text(errors='replace')[-3000:]}") from None
+            await cdp.evaluate("window.__kioskTerminal.focus()")
+            await cdp.type_text(EMAIL)
+            await cdp.wait_for_text(EMAIL)
+            unfocused = await cdp.evaluate(PASSWORD_FIELD_BG)
+            await cdp.key("Tab", 9)
+            await cdp.wait_for(lambda: cdp.evaluate(PASSWORD_FIELD_BG), unfocused)
+            await cdp.type_text(PASSWORD)
+            await cdp.wait_for_text("•" * len(PASSWORD))
+            await cdp.key("Enter", 13, "\r")
+            await cdp.wait_for_text("Set Up Now")
+            await _click_label(cdp, "Set Up Now")
+            await cdp.wait_for_text("Authenticator App")
+            await _click_label(cdp, "Continue")
+            await cdp.wait_for_text("Trouble Scanning?")
+            await _click_label(cdp, "Trouble Scanning?")
+            screens = {"key": await cdp.wait_for_text("Spaces don't matter")}
+            await _click_label(cdp, "Copy")
+            screens["key copied"] = await cdp.wait_for_text("Key sent to the")
+            key = re.search(r"((?:[A-Z2-7]{4} ){7}[A-Z2-7]{4})", screens["key"])
+            assert key, screens["key"]
+            await _click_label(cdp, "Close")
+            await cdp.wait_for(cdp.screen, screens["key copied"])  # the dialog has closed
+            await _click_label(cdp, "Continue")
+            await cdp.wait_for_text("Enter the 6-digit code your")
+            await _click_label(cdp, "123456")  # the code field's placeholder
+            await cdp.type_text(pyotp.TOTP(key.group(1).replace(" ", "")).now())
+            await cdp.key("Enter", 13, "\r")
+            screens["recovery"] = await cdp.wait_for_text("Save Your Recovery Code")
+            await _click_label(cdp, "Copy")
+            screens["recovery copied"] = await cdp.wait_for_text("Sent to the")
+            return screens
+
+
+def test_in_the_browser_the_copy_hints_speak_of_the_browser(
+    served_kiosk: tuple[str, Site, Path], chromium: int
+) -> None:
+    url, _site, log = served_kiosk
+    screens = asyncio.run(asyncio.wait_for(_copy_hints(chromium, url, log), 240))
+    for name, screen in screens.items():
+        assert "terminal" not in screen, name
+    flat = {name: " ".join(screen.split()) for name, screen in screens.items()}
+    assert "Copy puts the key on this browser's clipboard" in flat["key"]
+    assert "Key sent to the clipboard (if this browser allows it)" in flat["key copied"]
+    assert "Copy uses this browser's clipboard" in flat["recovery"]
+    assert "Sent to the clipboard (if this browser allows it)" in flat["recovery copied"]

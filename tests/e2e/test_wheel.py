@@ -34,6 +34,7 @@ def installed_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (wheel,) = (root / "dist").glob("kiosk-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "kiosk/styles/kiosk.tcss" in names
+    assert "kiosk/serve_page/app_index.html" in names  # the `kiosk serve` page
     target = root / "site"
     install = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(target),

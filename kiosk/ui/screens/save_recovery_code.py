@@ -58,7 +58,9 @@ class SaveRecoveryCodeScreen(StepScreen):
             else:
                 yield Button("Show as QR", id="show-qr")
         yield Static(
-            "Copy uses your terminal's clipboard; some terminals ignore it.",
+            "Copy uses this browser's clipboard; some browsers block it."
+            if self.app.is_web
+            else "Copy uses your terminal's clipboard; some terminals ignore it.",
             classes="explanation small",
             markup=False,
         )
@@ -85,7 +87,11 @@ class SaveRecoveryCodeScreen(StepScreen):
         button = button_id
         if button == "copy" and code:
             self.kiosk.copy_secret(code)
-            self.status.update("✔ Sent to your clipboard (if your terminal allows it).")
+            self.status.update(
+                "✔ Sent to the clipboard (if this browser allows it)."
+                if self.app.is_web
+                else "✔ Sent to your clipboard (if your terminal allows it)."
+            )
         elif button == "show-qr" and code:
             self.app.push_screen(RecoveryQRModal(code))
         elif button == "download" and code and self.kiosk.offers_download:

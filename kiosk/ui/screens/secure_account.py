@@ -43,7 +43,10 @@ class ManualKeyModal(KioskModal):
         )
         yield Static(self.pending.grouped_key, id="manual-key", classes="secret-box", markup=False)
         yield Static(
-            "Spaces don't matter. Copy puts the key on your clipboard without spaces "
+            "Spaces don't matter. Copy puts the key on this browser's clipboard without "
+            "spaces (some browsers block this)."
+            if self.app.is_web
+            else "Spaces don't matter. Copy puts the key on your clipboard without spaces "
             "(some terminals ignore this).",
             classes="explanation small",
             markup=False,
@@ -57,7 +60,9 @@ class ManualKeyModal(KioskModal):
         if button_id == "copy-key":
             self.kiosk.copy_secret(self.pending.secret.rstrip("="))
             self.query_one("#modal-status", StatusLine).update(
-                "✔ Key sent to your clipboard (if your terminal allows it)."
+                "✔ Key sent to the clipboard (if this browser allows it)."
+                if self.app.is_web
+                else "✔ Key sent to your clipboard (if your terminal allows it)."
             )
 
 
