@@ -102,7 +102,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def served_kiosk(make_site: Any) -> Iterator[tuple[str, Site, Path]]:
     """`kiosk serve` on a free loopback port; stopped (with its app sessions) at the end."""
     site: Site = make_site()
-    site.accounts.add_user(EMAIL, PASSWORD)
+    site.add_user(EMAIL, PASSWORD)
     port = free_port()
     log = site.root / "serve.log"
     with open(log, "wb") as out:

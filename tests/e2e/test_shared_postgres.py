@@ -37,7 +37,7 @@ def test_two_kiosks_on_one_postgresql_enroll_two_accounts_at_once(
         )
     )
     for email, password in PEOPLE.items():
-        first.accounts.add_user(email, password)
+        first.add_user(email, password)
 
     kiosks = [terminals(site.run_argv("kiosk"), term="xterm-256color") for site in (first, second)]
     people = [

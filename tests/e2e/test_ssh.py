@@ -36,7 +36,7 @@ def _site(
         else None
     )
     site = make_site(url, owner=owner)
-    site.accounts.add_user(EMAIL, PASSWORD)
+    site.add_user(EMAIL, PASSWORD)
     return site
 
 
@@ -131,7 +131,7 @@ def test_closing_the_connection_mid_enrollment_changes_nothing(
     terminals: Callable[..., Terminal],
 ) -> None:
     site = make_site(owner=ssh_identity.user)  # type: ignore[attr-defined]
-    site.accounts.add_user(EMAIL, PASSWORD)
+    site.add_user(EMAIL, PASSWORD)
     server = start_sshd(site)
     before = site.dump()
 

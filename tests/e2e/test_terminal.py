@@ -38,7 +38,7 @@ def test_enrollment_in_a_real_terminal(
     term_name: str, make_site: Callable[..., Site], terminals: Callable[..., Terminal]
 ) -> None:
     site = make_site()
-    site.accounts.add_user(EMAIL, PASSWORD)
+    site.add_user(EMAIL, PASSWORD)
     term = terminals(site.run_argv("kiosk"), term=term_name, cols=80, rows=24)
     person = Person(term, EMAIL, PASSWORD)
 
@@ -92,7 +92,7 @@ def test_a_kiosk_whose_store_cannot_open_stops_with_one_clear_line(
     import secrets
 
     site = make_site()
-    site.accounts.add_user(EMAIL, PASSWORD)  # the database now holds a check of the right key
+    site.add_user(EMAIL, PASSWORD)  # the database now holds a check of the right key
     key_file = site.root / "kiosk.key"
     assert key_file.exists()
     key_file.write_text(f"1 {base64.b64encode(secrets.token_bytes(32)).decode()}\n")

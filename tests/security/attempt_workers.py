@@ -9,8 +9,10 @@ waits on the barrier (so the others are not stuck) and reports `phase: "setup"`.
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import random
+import signal
 import time
 from multiprocessing.synchronize import Barrier
 from typing import Any
@@ -33,9 +35,10 @@ WRONG_VERIFY = "wrong verify"  # `kiosk verify`: service.factors.verify_for_exte
 SETUP_DEADLINE = 90.0
 
 
-def wrong_totp_code(secret: str, now: float | None = None, spread: int = 3) -> str:
-    """A 6-digit code no step within ±`spread` of now gives for `secret` (so it stays wrong
-    whatever the ±1 window and however long the crowd takes to start)."""
+def wrong_totp_code(secret: str, now: float | None = None, spread: int = 24) -> str:
+    """A 6-digit code no step within ±`spread` of now gives for `secret`: wrong whatever the
+    ±1 window, and never taken for a phone whose clock is off (the kiosk looks 20 steps either
+    way to explain such a code, and the audit detail then names the drift)."""
     at = time.time() if now is None else now
     totp = pyotp.TOTP(secret)
     taken = {totp.at(at + 30 * k) for k in range(-spread, spread + 1)}
@@ -128,6 +131,7 @@ def attempt_worker(
     """
     from kiosk.core import recovery
 
+    faulthandler.register(signal.SIGUSR1)  # a hung child's stack, on request (kill -USR1 pid)
     report: dict[str, Any] = {"offers": kind, "pid": os.getpid()}
     service = None
     prepared = None

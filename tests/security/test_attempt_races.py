@@ -104,6 +104,7 @@ def _race(
             (str(tmp_path), url, kind, email, PASSWORD, account.secret, account.recovery_code)
             for kind in kinds
         ],
+        timeout=120,
     )
     assert len(results) == len(kinds)
     setup = [r for r in results if r["phase"] != "offer"]
@@ -274,9 +275,7 @@ def test_the_right_password_among_wrong_ones_at_once(
 
 
 # ------------------------------------------------------------------------------ codes
-def test_wrong_sign_in_codes_at_once(
-    tmp_path: Path, database_url: str, open_service: Any
-) -> None:
+def test_wrong_sign_in_codes_at_once(tmp_path: Path, database_url: str, open_service: Any) -> None:
     """N sessions past the password step (before the barrier) all submit a wrong code."""
     account = _account(open_service, enrolled=True)
     results = _race(tmp_path, database_url, [aw.WRONG_CODE] * CROWD, account=account)
@@ -302,9 +301,7 @@ def test_wrong_setup_codes_at_once(
     _assert_still_locked(open_service)
 
 
-def test_wrong_recovery_codes_at_once(
-    tmp_path: Path, database_url: str, open_service: Any
-) -> None:
+def test_wrong_recovery_codes_at_once(tmp_path: Path, database_url: str, open_service: Any) -> None:
     account = _account(open_service, enrolled=True)
     results = _race(tmp_path, database_url, [aw.WRONG_RECOVERY_CODE] * CROWD, account=account)
     failed = _assert_bounded(open_service, results)
