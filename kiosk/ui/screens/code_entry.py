@@ -9,7 +9,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
 
 from kiosk.ui.screens.base import StepScreen
-from kiosk.ui.widgets.code_input import CodeInput
+from kiosk.ui.widgets.code_input import CODE_LENGTH, CodeInput
 
 
 class CodeScreen(StepScreen):
@@ -29,9 +29,14 @@ class CodeScreen(StepScreen):
     def extra_buttons(self) -> Iterator[Widget]:
         return iter(())
 
+    def input_submitted(self, field: Input, value: str) -> None:
+        self.submit_code(value)
+
     def submit(self) -> None:
-        code = self.query_one("#code", Input).value
-        if len(code) != 6:
+        self.submit_code(self.query_one("#code", Input).value)
+
+    def submit_code(self, code: str) -> None:
+        if len(code) != CODE_LENGTH:
             self.status.show_error("Enter the 6 digits shown in your authenticator app.")
             self.query_one("#code", Input).focus()
             return

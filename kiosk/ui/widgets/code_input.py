@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import unicodedata
 
-from textual.widgets import Input
+from kiosk.ui.widgets.field import KioskInput
 
 CODE_LENGTH = 6
 
 
-class CodeInput(Input):
-    """An `Input` that keeps only ASCII digits of what is typed or pasted.
+class CodeInput(KioskInput):
+    """A field that keeps only ASCII digits of what is typed or pasted.
 
     Authenticator apps show codes as "123 456" and copy them with the space; a plain
     `restrict=[0-9]*` field would refuse such a paste outright. Full-width digits from an input

@@ -1,0 +1,104 @@
+"""A kiosk site in a temporary folder, and the installed `kiosk` command run on it in a pty.
+
+Shared by the tests/security/test_terminal_*.py tests, which drive the real command as a
+hostile or clumsy terminal would (bytes that are not UTF-8, keys batched in one read, floods,
+huge windows) and read what it writes back (the screen, OSC 52 clipboard writes, its memory).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pyotp
+import pytest
+
+from kiosk.config import Settings
+from kiosk.core.service import KioskService
+from tests.conftest import make_settings, write_config
+from tests.security import workers
+from tests.support.terminal import ENTER, TAB, Terminal
+
+KIOSK = Path(sys.executable).with_name("kiosk")
+PASSWORD = "correct horse battery"
+NEW_PERSON = "new.person@example.com"  # not enrolled: Sign in leads to "Two-Factor ..."
+ENROLLED = "enrolled@example.com"  # enrolled: Sign in leads to the 6-digit code
+SCREEN_TIMEOUT = 45.0  # a loaded 2-core machine starting Python + Textual
+CODE_SCREEN = "6-digit code"
+MFA_SCREEN = "Two-Factor Authentication Required"
+SIGNED_IN = "You're signed in with your authenticator app"
+
+
+@dataclass
+class Site:
+    root: Path
+    config: Path
+    secret: str  # the enrolled account's TOTP secret
+
+    def argv(self, mode: str) -> list[str]:
+        return [str(KIOSK), "--config", str(self.config), "run", "--mode", mode]
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Site:
+    """One site on SQLite: a new person and an enrolled one; idle timeout at its minimum."""
+    if not KIOSK.exists():
+        pytest.fail(f"the kiosk command is not installed at {KIOSK}", pytrace=False)
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'kiosk.db'}")
+    settings = replace(settings, kiosk=replace(Settings().kiosk, idle_timeout=10))
+    config = write_config(tmp_path / "config.toml", settings)
+    service = KioskService.open(settings)
+    try:
+        service.add_user(NEW_PERSON, PASSWORD)
+        service.add_user(ENROLLED, PASSWORD)
+        secret, _ = workers.enroll_through_flow(service, ENROLLED, PASSWORD)
+    finally:
+        service.close()
+    return Site(root=tmp_path, config=config, secret=secret)
+
+
+@pytest.fixture
+def kiosk_in_pty(site: Site) -> Iterator[Callable[..., Terminal]]:
+    """Factory: the installed kiosk on `site` in a pty, showing Sign in; closed at the end."""
+    opened: list[Terminal] = []
+
+    def start(mode: str = "kiosk", cols: int = 80, rows: int = 24) -> Terminal:
+        term = Terminal(site.argv(mode), cols=cols, rows=rows, cwd=site.root)
+        opened.append(term)
+        term.wait_for_text("Password", SCREEN_TIMEOUT)
+        term.wait_for_quiet()
+        return term
+
+    yield start
+    for term in opened:
+        term.close()
+
+
+def field_row(term: Terminal, label: str) -> int:
+    """The screen row of the text line of the field under `label` ("Email", "Password")."""
+    lines = term.screen.display
+    for y, line in enumerate(lines):
+        if line.strip() == label:
+            return y + 2  # label, the field's top border, then its text line
+    raise AssertionError(f"no {label!r} field on screen:\n{term.dump()}")
+
+
+def sign_in(term: Terminal, email: str, password: str = PASSWORD) -> None:
+    """Email, Tab, password, Enter, as a person types them (each step seen on the screen)."""
+    term.send(email)
+    term.wait_for_text(email, 10)
+    y = field_row(term, "Password")
+    x = term.screen.display[y].index("▊") + 3
+    before = term.screen.buffer[y][x].bg
+    term.send(TAB)
+    term.wait_until(lambda: term.screen.buffer[y][x].bg != before, 10, "focus in Password")
+    term.send(password + ENTER)
+
+
+def next_code(secret: str) -> str:
+    """The code of the next 30-second step: inside the ±1 window, never used before."""
+    import time
+
+    return pyotp.TOTP(secret).at(time.time() + 30)
