@@ -1,8 +1,9 @@
 """A kiosk site in a temporary folder, and the installed `kiosk` command run on it in a pty.
 
-Shared by the tests/security/test_terminal_*.py tests, which drive the real command as a
-hostile or clumsy terminal would (bytes that are not UTF-8, keys batched in one read, floods,
-huge windows) and read what it writes back (the screen, OSC 52 clipboard writes, its memory).
+Shared by the tests/security/test_terminal_*.py tests (they import the two fixtures), which
+drive the real command as a hostile or clumsy terminal would (bytes that are not UTF-8, keys
+batched in one read, floods, huge windows) and read what it writes back (the screen, OSC 52
+clipboard writes, its memory).
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ class Site:
         return [str(KIOSK), "--config", str(self.config), "run", "--mode", mode]
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Site:
+@pytest.fixture(name="site")
+def site_fixture(tmp_path: Path) -> Site:
     """One site on SQLite: a new person and an enrolled one; idle timeout at its minimum."""
     if not KIOSK.exists():
         pytest.fail(f"the kiosk command is not installed at {KIOSK}", pytrace=False)
@@ -59,8 +60,8 @@ def site(tmp_path: Path) -> Site:
     return Site(root=tmp_path, config=config, secret=secret)
 
 
-@pytest.fixture
-def kiosk_in_pty(site: Site) -> Iterator[Callable[..., Terminal]]:
+@pytest.fixture(name="kiosk_in_pty")
+def kiosk_in_pty_fixture(site: Site) -> Iterator[Callable[..., Terminal]]:
     """Factory: the installed kiosk on `site` in a pty, showing Sign in; closed at the end."""
     opened: list[Terminal] = []
 

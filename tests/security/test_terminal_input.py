@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.security.terminal_site import (
+from tests.security.terminal_site import (  # noqa: F401 - the fixtures
     CODE_SCREEN,
     ENROLLED,
     MFA_SCREEN,
@@ -24,12 +24,12 @@ from tests.security.terminal_site import (
     SIGNED_IN,
     Site,
     field_row,
+    kiosk_in_pty_fixture,
     next_code,
     sign_in,
+    site_fixture,
 )
 from tests.support.terminal import BACKSPACE, ENTER, Terminal, TerminalTimeout
-
-pytest_plugins = ["tests.security.terminal_site"]  # the site and kiosk_in_pty fixtures
 
 CTRL_U = "\x15"  # delete everything left of the cursor
 
