@@ -10,7 +10,9 @@ from textual.widgets import Static
 
 SEPARATOR = " · "
 TITLE_JOIN = "  ›  "
-COLUMN_GAP = 1  # the grid collapses its padding (0, 1) to one cell between the columns
+# Cells kept clear between title and right-hand side: with one, "…Required Step 2 of 6"
+# reads as one phrase.
+MIN_GAP = 3
 
 
 class StepHeader(Static):
@@ -60,7 +62,7 @@ class StepHeader(Static):
             options.append("{}/{}".format(*self.progress))
         left = cell_len(self.organization) + cell_len(TITLE_JOIN) + cell_len(self.title)
         for option in options:
-            if left + COLUMN_GAP + cell_len(option) <= width:
+            if left + MIN_GAP + cell_len(option) <= width:
                 return option
         return ""
 
