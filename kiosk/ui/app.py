@@ -226,7 +226,8 @@ class KioskApp(App[None]):
 
     def get_driver_class(self) -> type[Driver]:
         """Textual's choice, with a terminal read by `KioskLinuxDriver` (a byte that is not
-        UTF-8 or a flood of keys must not end or stall the kiosk)."""
+        UTF-8 or a flood of keys must not end or stall the kiosk), a browser's keys by
+        `KioskWebDriver` (the same bound on floods)."""
         from textual.drivers.linux_driver import LinuxDriver
 
         chosen = super().get_driver_class()
@@ -234,6 +235,10 @@ class KioskApp(App[None]):
             from kiosk.ui.driver import KioskLinuxDriver
 
             return KioskLinuxDriver
+        if (chosen.__module__, chosen.__name__) == ("textual.drivers.web_driver", "WebDriver"):
+            from kiosk.ui.web_driver import KioskWebDriver  # `kiosk serve` (textual-serve)
+
+            return KioskWebDriver
         return chosen
 
     async def on_event(self, event: events.Event) -> None:

@@ -29,16 +29,37 @@ BURST_CHARACTERS = 4096
 BURST_REFILL_PER_SECOND = 2048
 
 
-class KeyReader:
-    """Bytes from the terminal in, Textual events out: lenient decoding, bounded bursts.
-
-    Not thread-safe: one input thread owns it. `clock` is injectable for the unit tests.
-    """
+class BurstBudget:
+    """A token bucket of characters: `BURST_CHARACTERS` at once, `BURST_REFILL_PER_SECOND`
+    after. `clock` is injectable for the unit tests."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._tokens = float(BURST_CHARACTERS)
         self._refilled_at = clock()
+
+    def take(self, count: int) -> bool:
+        """Spend `count` characters if the bucket holds them."""
+        now = self._clock()
+        elapsed = max(0.0, now - self._refilled_at)
+        self._refilled_at = now
+        self._tokens = min(
+            float(BURST_CHARACTERS), self._tokens + elapsed * BURST_REFILL_PER_SECOND
+        )
+        if count > self._tokens:
+            return False
+        self._tokens -= count
+        return True
+
+
+class KeyReader:
+    """Bytes from the terminal in, Textual events out: lenient decoding, bounded bursts.
+
+    Not thread-safe: one input thread owns it.
+    """
+
+    def __init__(self, budget: BurstBudget | None = None) -> None:
+        self._budget = budget or BurstBudget()
         self.discarding = False  # a flood is being dropped until the terminal goes quiet
         self._fresh()
 
@@ -48,24 +69,16 @@ class KeyReader:
         self._decode = codecs.getincrementaldecoder("utf-8")(errors="replace").decode
         self._parser = XTermParser()
 
-    def _refill(self) -> None:
-        now = self._clock()
-        elapsed = max(0.0, now - self._refilled_at)
-        self._refilled_at = now
-        self._tokens = min(
-            float(BURST_CHARACTERS), self._tokens + elapsed * BURST_REFILL_PER_SECOND
-        )
-
     def feed(self, data: bytes) -> Iterator[Message]:
         """Events for one read; nothing while a flood is being discarded."""
-        self._refill()
         if self.discarding:
             return
         text = self._decode(data)
-        if len(text) > self._tokens:
+        if not text:  # half a character so far (and "" would tell the parser: end of input)
+            return
+        if not self._budget.take(len(text)):
             self.discarding = True
             return
-        self._tokens -= len(text)
         try:
             yield from self._parser.feed(text)
             yield from self._parser.tick()
@@ -75,7 +88,6 @@ class KeyReader:
     def quiet(self) -> Iterator[Message]:
         """The terminal sent nothing for a while: end a discarded flood, or flush what waits
         on a timeout (a lone Escape is only known as a key once nothing follows it)."""
-        self._refill()
         if self.discarding:
             self.discarding = False
             self._fresh()

@@ -8,12 +8,18 @@ clipboard writes, its memory).
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pyotp
+import pyte
 import pytest
 
 from kiosk.config import Settings
@@ -100,6 +106,72 @@ def sign_in(term: Terminal, email: str, password: str = PASSWORD) -> None:
 
 def next_code(secret: str) -> str:
     """The code of the next 30-second step: inside the ±1 window, never used before."""
-    import time
-
     return pyotp.TOTP(secret).at(time.time() + 30)
+
+
+class WebSession:
+    """The installed kiosk as `kiosk serve` (textual-serve) runs it: Textual's web driver over
+    pipes, length-prefixed packets each way ("D" terminal data, "M" meta). What the app draws
+    is painted by pyte, as the page's terminal would."""
+
+    def __init__(self, argv: list[str], cwd: Path, cols: int = 80, rows: int = 24) -> None:
+        env = {
+            **os.environ,
+            "TEXTUAL_DRIVER": "textual.drivers.web_driver:WebDriver",
+            "TEXTUAL_COLOR_SYSTEM": "truecolor",
+            "COLUMNS": str(cols),
+            "ROWS": str(rows),
+        }
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            cwd=cwd, env=env,
+        )
+        self.screen = pyte.Screen(cols, rows)
+        self.stream = pyte.ByteStream(self.screen)
+        self.data = bytearray()  # every "D" payload, in order
+        self._lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        out = self.proc.stdout
+        if out.readline() != b"__GANGLION__\n":
+            return
+        while True:
+            head = out.read(5)
+            if len(head) < 5:
+                return
+            payload = out.read(int.from_bytes(head[1:], "big"))
+            if head[:1] == b"D":
+                with self._lock:
+                    self.data.extend(payload)
+                    self.stream.feed(payload)
+
+    def send(self, text: str) -> None:
+        """What the page typed, as textual-serve passes it on (one "D" packet)."""
+        payload = text.encode("utf-8")
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(b"D" + len(payload).to_bytes(4, "big") + payload)
+        self.proc.stdin.flush()
+
+    def screen_text(self) -> str:
+        with self._lock:
+            return "\n".join(line.rstrip() for line in self.screen.display)
+
+    def wait_for_text(self, text: str, timeout: float = SCREEN_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.screen_text():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"no {text!r} (status {self.proc.poll()}):\n"
+                                     + self.screen_text())
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()

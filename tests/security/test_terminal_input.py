@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
@@ -23,6 +24,7 @@ from tests.security.terminal_site import (  # noqa: F401 - the fixtures
     SCREEN_TIMEOUT,
     SIGNED_IN,
     Site,
+    WebSession,
     field_row,
     kiosk_in_pty_fixture,
     next_code,
@@ -113,3 +115,31 @@ def test_a_200_kb_flood_is_discarded_and_the_kiosk_goes_on(
     bells = bytes(term.raw[start:]).count(b"\x07")
     assert bells < 10_000, f"{bells} refused keys were dispatched one by one"
     assert term.is_alive()
+
+
+def test_a_200_kb_message_from_a_browser_is_bounded_too(site: Site) -> None:
+    """`kiosk serve`: one websocket message of 200 KB reaches Textual's web driver as one
+    packet; past the bound its keys are dropped until the page pauses."""
+    web = WebSession(site.argv("kiosk"), site.root)
+    try:
+        web.wait_for_text("Password")
+        time.sleep(1)  # the first paint's bell-free redraws are done
+        start = len(web.data)
+        web.send("a" * 200_000)
+        for _ in range(60):
+            web.send(CTRL_U + "z")
+            try:
+                web.wait_for_text("▊  z ", 1.0)
+                break
+            except AssertionError:
+                continue
+        else:
+            raise AssertionError("the kiosk never read a key again:\n" + web.screen_text())
+        web.send(CTRL_U + NEW_PERSON + "\t")
+        time.sleep(0.5)  # Tab moves the focus before the password's keys are handed out
+        web.send(PASSWORD + ENTER)
+        web.wait_for_text(MFA_SCREEN)
+        bells = bytes(web.data[start:]).count(b"\x07")
+        assert bells < 50_000, f"{bells} refused keys were dispatched one by one"
+    finally:
+        web.close()
