@@ -10,7 +10,7 @@ from enum import StrEnum
 
 
 class Step(StrEnum):
-    """One per screen of the vendor's guide (see `kiosk.core.enrollment` for the transitions)."""
+    """One per screen of the vendor's guide (see `kiosk.core.flow` for the transitions)."""
 
     SIGN_IN = "sign_in"
     MFA_REQUIRED = "mfa_required"

@@ -22,6 +22,7 @@ from rich.console import Console
 from textual import events, work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.geometry import Size
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Input
@@ -33,6 +34,8 @@ from kiosk.ui.screens.base import StepScreen
 from kiosk.ui.widgets.status import IdleWarning
 
 if TYPE_CHECKING:
+    from textual.driver import Driver
+
     from kiosk.core.flow import ServiceSource
 
 # Screens are imported when first shown: Sign in alone is on the way to the first paint.
@@ -55,6 +58,9 @@ def screen_class(step: Step) -> type[StepScreen]:
     return cast("type[StepScreen]", getattr(module, class_name))
 
 IDLE_WARNING_SECONDS = 15
+# The most the app lays out, far beyond any real screen; a larger window shows its top-left
+# part. A 65535×65535 terminal (ssh -tt, or a resize) otherwise took gigabytes within seconds.
+MAX_LAYOUT_SIZE = Size(500, 200)
 # The closing "SomeError: message" line of a Rich traceback (only the type is ever logged).
 _EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Failed)):", re.M)
 
@@ -67,6 +73,15 @@ _ACTIVITY_EVENTS = (
     events.MouseScrollUp,
     events.Paste,
 )
+
+
+def capped_resize(event: events.Resize) -> events.Resize:
+    """The terminal's new size, capped at `MAX_LAYOUT_SIZE` (whatever driver reported it)."""
+    size = event.size
+    if size.width <= MAX_LAYOUT_SIZE.width and size.height <= MAX_LAYOUT_SIZE.height:
+        return event
+    capped = Size(min(size.width, MAX_LAYOUT_SIZE.width), min(size.height, MAX_LAYOUT_SIZE.height))
+    return events.Resize(capped, capped, pixel_size=event.pixel_size)
 
 
 def _stylesheet() -> tuple[str | None, str]:
@@ -182,7 +197,8 @@ class KioskApp(App[Outcome]):
         self._last_activity = time.monotonic()
         self._generation = 0  # bumped on every wipe: late worker results are then ignored
         self._busy = False
-        self._clipboard_holds_secret = False
+        self._clipboard_written = False  # the session put something on the clipboard
+        self._idle_warning_shown = False
 
     # ------------------------------------------------------------------ lifecycle
     def get_default_screen(self) -> Screen[Any]:
@@ -214,9 +230,28 @@ class KioskApp(App[Outcome]):
         """A kiosk that cannot reach its store can do nothing: stop, and let the CLI say why."""
         self.exit(Outcome(startup_error=message), return_code=2)
 
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's choice, with a terminal read by `KioskLinuxDriver` (a byte that is not
+        UTF-8 or a flood of keys must not end or stall the kiosk), a browser's keys by
+        `KioskWebDriver` (the same bound on floods)."""
+        from textual.drivers.linux_driver import LinuxDriver
+
+        chosen = super().get_driver_class()
+        if chosen is LinuxDriver:
+            from kiosk.ui.driver import KioskLinuxDriver
+
+            return KioskLinuxDriver
+        if (chosen.__module__, chosen.__name__) == ("textual.drivers.web_driver", "WebDriver"):
+            from kiosk.ui.web_driver import KioskWebDriver  # `kiosk serve` (textual-serve)
+
+            return KioskWebDriver
+        return chosen
+
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, _ACTIVITY_EVENTS):
             self.note_activity()
+        elif isinstance(event, events.Resize):
+            event = capped_resize(event)
         await super().on_event(event)
 
     # ------------------------------------------------------------------ showing steps
@@ -237,9 +272,14 @@ class KioskApp(App[Outcome]):
         self.switch_screen(screen)
 
     def copy_secret(self, text: str) -> None:
-        """Copy a key or recovery code to the terminal's clipboard (OSC 52); cleared on wipe."""
+        """Copy a key or recovery code to the terminal's clipboard (OSC 52)."""
         self.copy_to_clipboard(text)
-        self._clipboard_holds_secret = True
+
+    def copy_to_clipboard(self, text: str) -> None:
+        """Every copy the session makes (ours, or Textual's own: a field's or the screen's
+        selection) is noted, so that a kiosk's wipe can empty the clipboard again."""
+        super().copy_to_clipboard(text)
+        self._clipboard_written = bool(text)
 
     @property
     def offers_download(self) -> bool:
@@ -250,13 +290,14 @@ class KioskApp(App[Outcome]):
     def wipe(self) -> None:
         """Forget the person: reset the flow; a running worker finishes on a flow of its own.
 
-        A key or recovery code copied during the session is overwritten in the clipboard, so the
-        next person at a shared terminal cannot paste it.
+        On a kiosk, anything the session copied is overwritten in the clipboard, so the next
+        person at the shared terminal cannot paste it. Over SSH the terminal and its clipboard
+        are the person's own (the recovery code they just copied stays, even when the session
+        ends on the idle timeout): the kiosk never empties it there.
         """
         self._generation += 1
-        if self._clipboard_holds_secret:
+        if self._clipboard_written and self.mode == "kiosk":
             self.copy_to_clipboard("")
-            self._clipboard_holds_secret = False
         self.flow.reset()
         if self._busy:
             self.flow = AuthFlow(self.service, self.source)
@@ -353,14 +394,18 @@ class KioskApp(App[Outcome]):
 
     # ------------------------------------------------------------------ idle
     def note_activity(self) -> None:
+        """Someone is here. Runs for every key: the screen is searched only when a warning
+        is up (a search per key was most of the cost of a long burst of keys)."""
         self._last_activity = time.monotonic()
-        for warning in self.screen.query(IdleWarning):
-            if warning.display:
-                warning.hide()
+        if self._idle_warning_shown:
+            self._idle_warning_shown = False
+            for warning in self.screen.query(IdleWarning):
+                if warning.display:
+                    warning.hide()
 
     def has_nothing_to_wipe(self) -> bool:
         """An untouched Sign in: no person's data on screen, in the flow or in the clipboard."""
-        if self.flow.step != Step.SIGN_IN or self._clipboard_holds_secret or self._busy:
+        if self.flow.step != Step.SIGN_IN or self._busy or self._clipboard_written:
             return False
         if len(self.screen_stack) > 1:  # a dialog is open
             return False
@@ -384,6 +429,7 @@ class KioskApp(App[Outcome]):
             ends = "This session ends" if self.mode == "ssh" else "This screen clears"
             for warning in self.screen.query(IdleWarning):
                 warning.show_remaining(max(1, round(remaining)), ends=ends)
+                self._idle_warning_shown = True
 
     # ------------------------------------------------------------------ keys
     def action_interrupt(self) -> None:

@@ -8,6 +8,7 @@ times out raises with the screen as it was, so a failing test shows what a perso
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import re
@@ -66,6 +67,13 @@ LIGHT = Theme("light", foreground="#000000", background="#ffffff")
 Cell = tuple[str, str, str]  # (char, fg "#rrggbb", bg "#rrggbb")
 
 _HEX = re.compile(r"[0-9a-fA-F]{6}")
+# OSC 52 "set the clipboard" as a program writes it: ESC ] 52 ; targets ; base64 (BEL or ST).
+_OSC52 = re.compile(rb"\x1b\]52;[a-z]*;([A-Za-z0-9+/=]*)(?:\x07|\x1b\\)")
+
+
+def clipboard_writes(raw: bytes | bytearray) -> list[str]:
+    """Every text a program put on the terminal's clipboard (OSC 52), in order; "" = emptied."""
+    return [base64.b64decode(m.group(1)).decode("utf-8") for m in _OSC52.finditer(bytes(raw))]
 
 
 def resolve_colour(colour: str, default: str) -> str:
@@ -269,6 +277,21 @@ class Terminal:
         self.child.setwinsize(rows, cols)
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.child.pid, signal.SIGWINCH)
+
+    def set_window_size(self, cols: int, rows: int) -> None:
+        """Tell the program its window is `cols`×`rows` (pty size and SIGWINCH) while this
+        test's screen keeps its size: a 65535×65535 pyte screen would not fit in memory."""
+        self.child.setwinsize(rows, cols)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.child.pid, signal.SIGWINCH)
+
+    def rss_mib(self) -> float:
+        """The program's resident memory now (VmRSS from /proc), in MiB."""
+        with open(f"/proc/{self.child.pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        raise AssertionError(f"no VmRSS for process {self.child.pid}")
 
     # ------------------------------------------------------------------ ending
     def close(self) -> None:

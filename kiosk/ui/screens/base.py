@@ -117,7 +117,7 @@ class StepScreen(Screen[None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         try:
-            self.input_submitted(event.input)
+            self.input_submitted(event.input, event.value)
         except Exception as exc:  # noqa: BLE001 - a bug here must not show a traceback
             self.kiosk.show_crash(exc)
 
@@ -128,8 +128,9 @@ class StepScreen(Screen[None]):
         except Exception as exc:  # noqa: BLE001 - a bug here must not show a traceback
             self.kiosk.show_crash(exc)
 
-    def input_submitted(self, field: Input) -> None:
-        """Enter in a field submits the screen."""
+    def input_submitted(self, field: Input, value: str) -> None:
+        """Enter in a field submits the screen. `value` is the field's text when Enter was
+        typed: keys typed after it (in the same burst) may already be in the field."""
         self.submit()
 
     def button_pressed(self, button_id: str) -> None:

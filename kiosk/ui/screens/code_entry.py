@@ -30,8 +30,13 @@ class CodeScreen(StepScreen):
     def extra_buttons(self) -> Iterator[Widget]:
         return iter(())
 
+    def input_submitted(self, field: Input, value: str) -> None:
+        self.submit_code(value)
+
     def submit(self) -> None:
-        code = self.query_one("#code", Input).value
+        self.submit_code(self.query_one("#code", Input).value)
+
+    def submit_code(self, code: str) -> None:
         if len(code) != CODE_DIGITS:
             self.status.show_error(ENTER_CODE_DIGITS_MESSAGE)
             self.query_one("#code", Input).focus()

@@ -3,13 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import ClassVar
 
+from textual import on
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, RadioButton, RadioSet, Static
 
 from kiosk.core.steps import Method, Step
 from kiosk.ui.screens.base import StepScreen
+
+
+class MethodChoice(RadioSet):
+    """The methods. Enter chooses the highlighted one and continues, as Continue does (a
+    plain RadioSet only toggles on Enter, and the one choice is already on); Space selects."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "choose", "Choose", show=False),
+    ]
+
+    class Chosen(Message):
+        """Enter on a choice: go on with it."""
+
+    def action_choose(self) -> None:
+        self.action_toggle_button()  # the highlighted choice on (one already on stays on)
+        self.post_message(self.Chosen())
 
 
 class SelectMethodScreen(StepScreen):
@@ -29,7 +49,7 @@ class SelectMethodScreen(StepScreen):
             classes="explanation",
             markup=False,
         )
-        with RadioSet(id="methods"):
+        with MethodChoice(id="methods"):
             yield RadioButton("Authenticator App", value=True, id="authenticator-app")
         yield Static(
             "The app on your phone shows a new 6-digit code every 30 seconds. It works "
@@ -39,6 +59,11 @@ class SelectMethodScreen(StepScreen):
         )
         with Horizontal(classes="buttons"):
             yield Button("Continue", id="continue", variant="primary", classes="primary-action")
+
+    @on(MethodChoice.Chosen)
+    def method_chosen(self, event: MethodChoice.Chosen) -> None:
+        event.stop()
+        self.submit()
 
     def submit(self) -> None:
         self.act(lambda flow: flow.choose_method(Method.AUTHENTICATOR_APP), busy="One moment…")

@@ -11,6 +11,7 @@ from textual.widgets import Button, Input, Label, Static
 from kiosk.core.steps import Step
 from kiosk.limits import MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH
 from kiosk.ui.screens.base import StepScreen
+from kiosk.ui.widgets.field import KioskInput
 
 
 class SignInScreen(StepScreen):
@@ -28,9 +29,9 @@ class SignInScreen(StepScreen):
             markup=False,
         )
         yield Label("Email", classes="field-label")
-        yield Input(placeholder="you@example.com", id="email", max_length=MAX_EMAIL_LENGTH)
+        yield KioskInput(placeholder="you@example.com", id="email", max_length=MAX_EMAIL_LENGTH)
         yield Label("Password", classes="field-label")
-        yield Input(placeholder="Password", password=True, id="password",
+        yield KioskInput(placeholder="Password", password=True, id="password",
                     max_length=MAX_PASSWORD_LENGTH)
         with Horizontal(classes="buttons"):
             yield Button("Continue", id="continue", variant="primary", classes="primary-action")
@@ -39,25 +40,27 @@ class SignInScreen(StepScreen):
         if self.kiosk.demo_hint:
             yield Static(self.kiosk.demo_hint, classes="demo-hint", markup=False)
 
-    def input_submitted(self, field: Input) -> None:
+    def input_submitted(self, field: Input, value: str) -> None:
         password = self.query_one("#password", Input)
         if field.id == "email" and not password.value:
             password.focus()  # Enter after the email moves on rather than failing
             return
-        self.submit()
+        self.submit(typed_password=value if field is password else None)
 
-    def submit(self) -> None:
+    def submit(self, typed_password: str | None = None) -> None:
+        """Continue; `typed_password` is the password as it was when Enter was typed in it."""
         email = self.query_one("#email", Input)
         password = self.query_one("#password", Input)
+        secret = password.value if typed_password is None else typed_password
         if not email.value.strip():
             self.status.show_error("Enter your email address.")
             email.focus()
             return
-        if not password.value:
+        if not secret:
             self.status.show_error("Enter your password.")
             password.focus()
             return
-        address, secret = email.value, password.value
+        address = email.value
         self.act(lambda flow: flow.submit_password(address, secret))
 
     def after_refusal(self) -> None:

@@ -10,6 +10,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from kiosk.core.steps import Step
 from kiosk.ui.screens.base import StepScreen
+from kiosk.ui.widgets.field import KioskInput
 
 
 class UseRecoveryCodeScreen(StepScreen):
@@ -25,7 +26,7 @@ class UseRecoveryCodeScreen(StepScreen):
             markup=False,
         )
         yield Label("Recovery code", classes="field-label")
-        yield Input(
+        yield KioskInput(
             placeholder="XXXXX-XXXXX-XXXXX-XXXXX-XXXXX",
             id="recovery-code",
             restrict=r"[0-9A-Za-z\- ]*",
@@ -34,8 +35,13 @@ class UseRecoveryCodeScreen(StepScreen):
         with Horizontal(classes="buttons"):
             yield Button("Continue", id="continue", variant="primary", classes="primary-action")
 
+    def input_submitted(self, field: Input, value: str) -> None:
+        self.submit_code(value)
+
     def submit(self) -> None:
-        code = self.query_one("#recovery-code", Input).value
+        self.submit_code(self.query_one("#recovery-code", Input).value)
+
+    def submit_code(self, code: str) -> None:
         if not code.strip():
             self.status.show_error("Enter your recovery code.")
             return

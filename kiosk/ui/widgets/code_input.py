@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import unicodedata
 
-from textual.widgets import Input
+from kiosk.limits import CODE_DIGITS
+from kiosk.ui.widgets.field import KioskInput
 
-from kiosk.limits import CODE_DIGITS as CODE_LENGTH
 
-
-class CodeInput(Input):
-    """An `Input` that keeps only ASCII digits of what is typed or pasted.
+class CodeInput(KioskInput):
+    """A field that keeps only ASCII digits of what is typed or pasted.
 
     Authenticator apps show codes as "123 456" and copy them with the space; a plain
     `restrict=[0-9]*` field would refuse such a paste outright. Full-width digits from an input
@@ -24,11 +23,11 @@ class CodeInput(Input):
             id=id,
             classes=classes,
             restrict=r"[0-9]*",
-            max_length=CODE_LENGTH,
+            max_length=CODE_DIGITS,
         )
 
     def insert_text_at_cursor(self, text: str) -> None:
         digits = "".join(ch for ch in unicodedata.normalize("NFKC", text) if ch in "0123456789")
-        room = CODE_LENGTH - len(self.value)
+        room = CODE_DIGITS - len(self.value)
         if digits and room > 0:
             super().insert_text_at_cursor(digits[:room])

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.table import Table
 from rich.text import Text
+from textual import events
 from textual.widgets import Static
+
+SEPARATOR = " · "
+TITLE_JOIN = "  ›  "
+# Cells kept clear between title and right-hand side: with one, "…Required Step 2 of 6"
+# reads as one phrase.
+MIN_GAP = 3
 
 
 class StepHeader(Static):
     """One line: organisation › screen title on the left, "Step N of M · Esc: back" on the right.
 
-    Kept to one line at 80 columns so the Secure your Account screen leaves the QR its rows; a
-    very long organisation name wraps rather than hiding the title.
+    Kept to one line so the Secure your Account screen leaves the QR its rows. When the window
+    is narrow the right-hand side gives way first (the hint, then "Step 3 of 6" becomes "3/6",
+    then nothing), so the title stays whole on its line; only a very long organisation name
+    still wraps rather than hiding the title.
     """
 
     def __init__(
@@ -27,23 +37,45 @@ class StepHeader(Static):
         self.title = title
         self.progress = progress
         self.hint = hint
+        self.right_text = self.progress_text
         super().__init__(self._build(), id=id)
 
     @property
     def progress_text(self) -> str:
-        """What the right-hand side says, e.g. "Step 3 of 6 · Esc: back"."""
+        """What the right-hand side says when there is room, e.g. "Step 3 of 6 · Esc: back"."""
+        return SEPARATOR.join(self._right_parts())
+
+    def _right_parts(self) -> list[str]:
         parts = []
         if self.progress is not None:
             number, total = self.progress
             parts.append(f"Step {number} of {total}")
         if self.hint:
-            parts.append(self.hint)
-        return " · ".join(parts)
+            parts.extend(self.hint.split(SEPARATOR))
+        return parts
+
+    def right_text_for(self, width: int) -> str:
+        """The longest right-hand side that leaves the title whole on a line `width` wide."""
+        parts = self._right_parts()
+        options = [SEPARATOR.join(parts[:count]) for count in range(len(parts), 0, -1)]
+        if self.progress is not None:
+            options.append("{}/{}".format(*self.progress))
+        left = cell_len(self.organization) + cell_len(TITLE_JOIN) + cell_len(self.title)
+        for option in options:
+            if left + MIN_GAP + cell_len(option) <= width:
+                return option
+        return ""
+
+    def on_resize(self, event: events.Resize) -> None:
+        right = self.right_text_for(self.content_size.width)
+        if right != self.right_text:
+            self.right_text = right
+            self.update(self._build())
 
     def _build(self) -> Table:
         grid = Table.grid(expand=True, padding=(0, 1))
         grid.add_column(ratio=1)
         grid.add_column(justify="right", no_wrap=True)
-        left = Text.assemble((self.organization, "bold"), "  ›  ", (self.title, "bold"))
-        grid.add_row(left, Text(self.progress_text))
+        left = Text.assemble((self.organization, "bold"), TITLE_JOIN, (self.title, "bold"))
+        grid.add_row(left, Text(self.right_text))
         return grid
