@@ -58,8 +58,8 @@ def site_fixture(tmp_path: Path) -> Site:
     config = write_config(tmp_path / "config.toml", settings)
     service = KioskService.open(settings)
     try:
-        service.add_user(NEW_PERSON, PASSWORD)
-        service.add_user(ENROLLED, PASSWORD)
+        service.accounts.add_user(NEW_PERSON, PASSWORD)
+        service.accounts.add_user(ENROLLED, PASSWORD)
         secret, _ = workers.enroll_through_flow(service, ENROLLED, PASSWORD)
     finally:
         service.close()
