@@ -176,6 +176,12 @@ def run_kiosk(ctx: Context, mode: str, demo_hint: str | None = None) -> None:
         gc.enable()
     if outcome is None:  # Textual stopped the app on an error it caught itself
         outcome = app.outcome_after_unhandled_error()
+    if outcome.clipboard_left:  # the next person at this terminal must not paste it
+        from kiosk.ui.app import CLEAR_CLIPBOARD
+
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.write(CLEAR_CLIPBOARD)
+            sys.stdout.flush()
     if outcome.startup_error:
         fail(outcome.startup_error)
     if outcome.crash_reference:

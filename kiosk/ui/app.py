@@ -141,6 +141,13 @@ class Outcome:
 
     startup_error: str | None = None  # the store could not be opened
     crash_reference: str | None = None  # something unexpected happened; logged with this
+    # The session copied something and the app ended before its wipe could empty the clipboard
+    # of a shared kiosk terminal: whoever ran the app must empty it (`CLEAR_CLIPBOARD`).
+    clipboard_left: bool = False
+
+
+# OSC 52 with an empty payload: the terminal's clipboard is emptied.
+CLEAR_CLIPBOARD = "\x1b]52;c;\x07"
 
 
 class KioskApp(App[Outcome]):
@@ -382,7 +389,8 @@ class KioskApp(App[Outcome]):
         names = _EXCEPTION_LINE.findall(text)
         error_type = names[-1][:80] if names else ("error" if text.strip() else "no result")
         reference = self.crash_reference or report_unexpected_type(error_type)
-        return Outcome(crash_reference=reference)
+        left = self._clipboard_written and self.mode == "kiosk"
+        return Outcome(crash_reference=reference, clipboard_left=left)
 
     def go_back(self) -> None:
         """Escape: one step back in the flow (never past Sign in); the core forgets what it must."""
