@@ -804,3 +804,28 @@ def test_an_email_typed_and_left_on_sign_in_is_wiped(service_with: Any) -> None:
             assert app.screen.query_one("#email", Input).value == ""
 
     run(scenario())
+
+
+def test_a_bug_in_a_button_handler_shows_the_calm_error_screen(
+    ui_service: KioskService, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each button has its own `@on(Button.Pressed, "#id")` handler; a bug in one shows the
+    error screen with a reference (in the log too) and the kiosk goes on."""
+
+    def broken(self: Any) -> None:
+        raise RuntimeError("a bug behind Set Up Now")
+
+    monkeypatch.setattr(MfaRequiredScreen, "submit", broken)
+    app = make_app(ui_service)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await sign_in(pilot)
+            assert isinstance(app.screen, MfaRequiredScreen)
+            await press_button(pilot, "set-up")
+            assert isinstance(app.screen, ErrorScreen)
+            assert app.is_running and app.flow.step == Step.SIGN_IN
+
+    with caplog.at_level(logging.ERROR, logger="kiosk"):
+        run(scenario())
+    assert app.crash_reference and app.crash_reference in caplog.text

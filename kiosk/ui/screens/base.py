@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+import functools
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -18,6 +20,23 @@ from kiosk.ui.widgets.status import IdleWarning, StatusLine
 
 if TYPE_CHECKING:
     from kiosk.ui.host import KioskHost
+
+
+Handler = TypeVar("Handler", bound=Callable[..., None])
+
+
+def guarded(handler: Handler) -> Handler:
+    """A screen's handler whose bug shows the calm error screen (with a reference in the log)
+    instead of stopping the kiosk with a traceback."""
+
+    @functools.wraps(handler)
+    def run(self: StepScreen | KioskModal, *args: Any) -> None:
+        try:
+            handler(self, *args)
+        except Exception as exc:  # noqa: BLE001 - shown as the calm error screen
+            self.kiosk.show_crash(exc)
+
+    return cast("Handler", run)
 
 
 class StepScreen(Screen[None]):
@@ -112,19 +131,12 @@ class StepScreen(Screen[None]):
         if self.CAN_GO_BACK:
             self.kiosk.go_back()
 
-    # Handlers live here only: Textual runs `on_*` of every class in the MRO, so subclasses
-    # override the plain hooks (`input_submitted`, `button_pressed`) instead.
+    # Enter in any field: Textual runs `on_*` of every class in the MRO, so subclasses override
+    # the plain hook `input_submitted`. Buttons have one `@on(Button.Pressed, "#id")` each.
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         try:
             self.input_submitted(event.input, event.value)
-        except Exception as exc:  # noqa: BLE001 - a bug here must not show a traceback
-            self.kiosk.show_crash(exc)
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        try:
-            self.button_pressed(event.button.id or "")
         except Exception as exc:  # noqa: BLE001 - a bug here must not show a traceback
             self.kiosk.show_crash(exc)
 
@@ -133,9 +145,10 @@ class StepScreen(Screen[None]):
         typed: keys typed after it (in the same burst) may already be in the field."""
         self.submit()
 
-    def button_pressed(self, button_id: str) -> None:
-        if button_id == "continue":
-            self.submit()
+    @on(Button.Pressed, "#continue")
+    @guarded
+    def continue_pressed(self) -> None:
+        self.submit()
 
     def submit(self) -> None:
         """The screen's primary action (Continue)."""
@@ -172,12 +185,6 @@ class KioskModal(ModalScreen[None]):
     def action_close(self) -> None:
         self.dismiss(None)
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "close":
-            self.dismiss(None)
-        else:
-            self.button_pressed(event.button.id or "")
-
-    def button_pressed(self, button_id: str) -> None:
-        """Hook for the dialog's own buttons."""
+    @on(Button.Pressed, "#close")
+    def close_pressed(self) -> None:
+        self.dismiss(None)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from textual import on
 from textual.widget import Widget
 from textual.widgets import Button
 
 from kiosk.core.steps import Step
+from kiosk.ui.screens.base import guarded
 from kiosk.ui.screens.code_entry import CodeScreen
 
 if TYPE_CHECKING:
@@ -25,11 +27,10 @@ class EnterCodeScreen(CodeScreen):
     def extra_buttons(self) -> Iterator[Widget]:
         yield Button("Use a recovery code", id="use-recovery")
 
-    def button_pressed(self, button_id: str) -> None:
-        if button_id == "use-recovery":
-            self.act(lambda flow: flow.use_recovery_code(), busy="One moment…")
-        else:
-            super().button_pressed(button_id)
+    @on(Button.Pressed, "#use-recovery")
+    @guarded
+    def use_recovery_code(self) -> None:
+        self.act(lambda flow: flow.use_recovery_code(), busy="One moment…")
 
     def check(self, flow: AuthFlow, code: str) -> object:  # type: ignore[override]
         return flow.submit_code(code)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from textual import on
 from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import Button, Static
@@ -38,6 +39,7 @@ class ErrorScreen(StepScreen):
                 "Start Again", id="start-again", variant="primary", classes="primary-action"
             )
 
-    def button_pressed(self, button_id: str) -> None:
+    @on(Button.Pressed, "#start-again")
+    def start_again(self) -> None:
         self.kiosk.wipe()
         self.kiosk.show_step()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from textual import on
 from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import Button, Static
 
 from kiosk.core.steps import Step
-from kiosk.ui.screens.base import StepScreen
+from kiosk.ui.screens.base import StepScreen, guarded
 
 
 class MfaRequiredScreen(StepScreen):
@@ -34,9 +35,10 @@ class MfaRequiredScreen(StepScreen):
         with Horizontal(classes="buttons"):
             yield Button("Set Up Now", id="set-up", variant="primary", classes="primary-action")
 
-    def button_pressed(self, button_id: str) -> None:
-        if button_id == "set-up":
-            self.submit()
+    @on(Button.Pressed, "#set-up")
+    @guarded
+    def set_up_now(self) -> None:
+        self.submit()
 
     def submit(self) -> None:
         self.act(lambda flow: flow.start_setup(), busy="One moment…")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 
+from textual import on
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Static
 
 from kiosk.core.steps import Step
-from kiosk.ui.screens.base import KioskModal, StepScreen
+from kiosk.ui.screens.base import KioskModal, StepScreen, guarded
 from kiosk.ui.widgets.qr import QRCode
 from kiosk.ui.widgets.tick_box import TickBox
 
@@ -82,27 +83,36 @@ class SaveRecoveryCodeScreen(StepScreen):
         if not self.kiosk.busy:
             self.query_one("#continue", Button).disabled = not event.value
 
-    def button_pressed(self, button_id: str) -> None:
+    @on(Button.Pressed, "#copy")
+    @guarded
+    def copy_code(self) -> None:
         code = self.kiosk.flow.recovery_code_for_display
-        button = button_id
-        if button == "copy" and code:
+        if code:
             self.kiosk.copy_secret(code)
             self.status.update(
                 "✔ Sent to the clipboard (if this browser allows it)."
                 if self.app.is_web
                 else "✔ Sent to your clipboard (if your terminal allows it)."
             )
-        elif button == "show-qr" and code:
+
+    @on(Button.Pressed, "#show-qr")
+    @guarded
+    def show_as_qr(self) -> None:
+        code = self.kiosk.flow.recovery_code_for_display
+        if code:
             self.app.push_screen(RecoveryQRModal(code))
-        elif button == "download" and code and self.kiosk.offers_download:
+
+    @on(Button.Pressed, "#download")
+    @guarded
+    def download(self) -> None:
+        code = self.kiosk.flow.recovery_code_for_display
+        if code and self.kiosk.offers_download:
             # Streamed to the browser by textual-serve; nothing is written on the kiosk.
             self.app.deliver_text(
                 io.StringIO(code + "\n"),
                 save_filename="recovery-code.txt",
                 mime_type="text/plain",
             )
-        elif button == "continue":
-            self.submit()
 
     def submit(self) -> None:
         saved = self.query_one("#saved", Checkbox).value

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Button, Static
 
 from kiosk.core.steps import Step
-from kiosk.ui.screens.base import KioskModal, StepScreen
+from kiosk.ui.screens.base import KioskModal, StepScreen, guarded
 from kiosk.ui.widgets.qr import QRCode
 from kiosk.ui.widgets.status import StatusLine
 
@@ -56,14 +57,15 @@ class ManualKeyModal(KioskModal):
             yield Button("Copy", id="copy-key", variant="primary", classes="primary-action")
             yield Button("Close", id="close")
 
-    def button_pressed(self, button_id: str) -> None:
-        if button_id == "copy-key":
-            self.kiosk.copy_secret(self.pending.secret.rstrip("="))
-            self.query_one("#modal-status", StatusLine).update(
-                "✔ Key sent to the clipboard (if this browser allows it)."
-                if self.app.is_web
-                else "✔ Key sent to your clipboard (if your terminal allows it)."
-            )
+    @on(Button.Pressed, "#copy-key")
+    @guarded
+    def copy_key(self) -> None:
+        self.kiosk.copy_secret(self.pending.secret.rstrip("="))
+        self.query_one("#modal-status", StatusLine).update(
+            "✔ Key sent to the clipboard (if this browser allows it)."
+            if self.app.is_web
+            else "✔ Key sent to your clipboard (if your terminal allows it)."
+        )
 
 
 class SecureAccountScreen(StepScreen):
@@ -102,13 +104,12 @@ class SecureAccountScreen(StepScreen):
     def first_focus(self) -> Widget | None:
         return self.query_one("#continue", Button)
 
-    def button_pressed(self, button_id: str) -> None:
-        if button_id == "trouble-scanning":
-            pending = self.kiosk.flow.pending_secret
-            if pending is not None:
-                self.app.push_screen(ManualKeyModal(pending))
-        elif button_id == "continue":
-            self.submit()
+    @on(Button.Pressed, "#trouble-scanning")
+    @guarded
+    def trouble_scanning(self) -> None:
+        pending = self.kiosk.flow.pending_secret
+        if pending is not None:
+            self.app.push_screen(ManualKeyModal(pending))
 
     def submit(self) -> None:
         self.act(lambda flow: flow.continue_to_code(), busy="One moment…")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from textual import events
+from textual import events, on
 from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import Button, Static
 
 from kiosk.core.steps import Step
-from kiosk.ui.screens.base import StepScreen
+from kiosk.ui.screens.base import StepScreen, guarded
 
 
 class SignedInScreen(StepScreen):
@@ -49,7 +49,9 @@ class SignedInScreen(StepScreen):
         event.stop()
         self.finish()
 
-    def button_pressed(self, button_id: str) -> None:
+    @on(Button.Pressed, "#finish")
+    @guarded
+    def finish_pressed(self) -> None:
         self.finish()
 
     def action_go_back(self) -> None:
