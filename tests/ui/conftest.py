@@ -6,6 +6,9 @@ Async Pilot tests run with `asyncio.run` inside ordinary tests (no pytest-asynci
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
@@ -125,3 +128,21 @@ def service_with(sqlite_settings: Settings) -> Iterator[Callable[..., KioskServi
 
 def make_app(service: KioskService, mode: str = "kiosk", **kwargs: Any) -> KioskApp:
     return KioskApp(service, mode=mode, source="test", **kwargs)
+
+
+@contextlib.contextmanager
+def kiosk_log() -> Iterator[io.StringIO]:
+    """What the "kiosk" logger writes while the block runs, whatever handlers and propagation
+    an earlier test's `setup_logging` left on it (pytest's caplog only sees propagated records)."""
+    logger = logging.getLogger("kiosk")
+    text = io.StringIO()
+    handler = logging.StreamHandler(text)
+    handler.setFormatter(logging.Formatter("%(name)s %(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield text
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from typing import Any
 
@@ -32,6 +31,7 @@ from tests.ui.conftest import (
     PASSWORD,
     current_code,
     enroll,
+    kiosk_log,
     make_app,
     next_code,
     run,
@@ -427,15 +427,13 @@ def test_busy_state_while_the_password_is_checked(
 
 
 def test_unexpected_error_shows_a_reference_that_is_logged(
-    ui_service: KioskService, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ui_service: KioskService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("database fell over")
 
     monkeypatch.setattr(ui_service.factors, "check_password", broken)
     app = make_app(ui_service)
-    kiosk_log = logging.getLogger("kiosk")
-    monkeypatch.setattr(kiosk_log, "propagate", True)
 
     async def scenario() -> None:
         async with app.run_test(size=SIZE) as pilot:
@@ -447,9 +445,9 @@ def test_unexpected_error_shows_a_reference_that_is_logged(
             await press_button(pilot, "start-again")
             assert isinstance(app.screen, SignInScreen)
 
-    with caplog.at_level(logging.ERROR, logger="kiosk"):
+    with kiosk_log() as log:
         run(scenario())
-    logged = caplog.text
+    logged = log.getvalue()
     assert app.crash_reference in logged and "RuntimeError" in logged
     assert PASSWORD not in logged
 
@@ -691,7 +689,6 @@ def test_an_error_textual_catches_itself_shows_no_traceback_or_locals(
     ui_service: KioskService,
     monkeypatch: pytest.MonkeyPatch,
     capfd: pytest.CaptureFixture[str],
-    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Textual prints errors it catches (e.g. while building a screen) as a traceback with local
     variables; the kiosk keeps that away from the person and the log, and knows the type."""
@@ -706,10 +703,10 @@ def test_an_error_textual_catches_itself_shows_no_traceback_or_locals(
     app.run(headless=True)
     out, err = capfd.readouterr()
     assert app.return_code == 1
-    with caplog.at_level(logging.ERROR, logger="kiosk"):
+    with kiosk_log() as log:
         reference = app.outcome_after_unhandled_error().crash_reference
-    assert reference and f"the app stopped on RuntimeError, reference {reference}" in caplog.text
-    assert "correct horse" not in caplog.text
+    assert reference and f"the app stopped on RuntimeError, reference {reference}" in log.getvalue()
+    assert "correct horse" not in log.getvalue()
     for text in (out, err):
         assert "Traceback" not in text and "correct horse" not in text and "locals" not in text
 
@@ -807,7 +804,7 @@ def test_an_email_typed_and_left_on_sign_in_is_wiped(service_with: Any) -> None:
 
 
 def test_a_bug_in_a_button_handler_shows_the_calm_error_screen(
-    ui_service: KioskService, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ui_service: KioskService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each button has its own `@on(Button.Pressed, "#id")` handler; a bug in one shows the
     error screen with a reference (in the log too) and the kiosk goes on."""
@@ -826,6 +823,6 @@ def test_a_bug_in_a_button_handler_shows_the_calm_error_screen(
             assert isinstance(app.screen, ErrorScreen)
             assert app.is_running and app.flow.step == Step.SIGN_IN
 
-    with caplog.at_level(logging.ERROR, logger="kiosk"):
+    with kiosk_log() as log:
         run(scenario())
-    assert app.crash_reference and app.crash_reference in caplog.text
+    assert app.crash_reference and app.crash_reference in log.getvalue()
