@@ -172,7 +172,7 @@ def test_the_shipped_snippet_is_what_kiosk_ssh_config_prints_and_sshd_accepts(
     tmp_path: Path,
 ) -> None:
     shipped = (REPO / "deploy" / "sshd_config.d" / "kiosk.conf").read_text()
-    assert shipped == sshd_match_block(user="enroll", kiosk="/opt/kiosk/venv/bin/kiosk",
+    assert shipped == sshd_match_block(user="enroll", python="/opt/kiosk/venv/bin/python",
                                        config=Path("/etc/kiosk/config.toml"))
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "hk")],
                    check=True, capture_output=True)
