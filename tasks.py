@@ -29,6 +29,7 @@ SYSTEM_PROGRAMS = {
     "chromium": "chromium",
     "tmux": "tmux",
     "mount": "mount",  # the full-disk tests mount a tiny tmpfs
+    "systemd-analyze": "systemd",  # verifies the systemd units shipped under deploy/
 }
 
 
