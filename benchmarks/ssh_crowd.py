@@ -98,6 +98,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _normal_priority() -> None:
+    """sshd and the sessions run at the priority a real server gives them (nice 0)."""
+    os.setpriority(os.PRIO_PROCESS, 0, 0)
+
+
 def start_server(config: Path, *, room_settings: bool) -> Server:
     """sshd on 127.0.0.1 with the room file's global lines and `kiosk ssh-config`'s block."""
     user = pwd.getpwuid(os.geteuid()).pw_name
@@ -138,7 +143,8 @@ PrintLastLog no
         sys.exit(f"sshd rejects the config: {check.stderr.strip()}")
     with open(root / "sshd.log", "wb") as log:
         process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(root / "sshd_config")],
-                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                   preexec_fn=_normal_priority)
     server = Server(port, process, root, user, root / "client_key")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and process.poll() is None:
@@ -181,14 +187,18 @@ def pss_kib(pid: int) -> int:
     return 0
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU a live process has used so far."""
+def cpu_seconds(pid: int, *, reaped: bool = False) -> float:
+    """User + system CPU a live process has used so far (with `reaped`, also its children
+    that ended and were waited for: sshd's pre-authentication process of each connection)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return 0.0
     fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def threads(pid: int) -> int:
@@ -384,6 +394,9 @@ class Round:
     kiosk_threads: list[int] = field(default_factory=list)
     kiosk_cpu: list[float] = field(default_factory=list)  # each kiosk's CPU up to Sign in
     sshd_cpu: float = 0.0  # the sshd processes of the sessions, up to Sign in, all together
+    kernel_threads_cpu: float = 0.0  # kernel threads (page reclaim, workqueues...) meanwhile
+    others_cpu: float = 0.0  # other people's processes alive at the end of the round
+    sessions_cpu: float = 0.0  # every process below sshd, at the code screen, all together
     idle_cpu_per_s: float = 0.0  # CPU-s per second of every session sitting at Sign in
     tasks_below_sshd: int = 0
     gate_samples: list[tuple[float, int, int]] = field(default_factory=list)
@@ -398,6 +411,23 @@ class Round:
     def code_times(self) -> list[float]:
         return [cl.code_at - cl.submitted_at for cl in self.clients
                 if cl.code_at and cl.submitted_at]
+
+
+def cpu_by_owner() -> dict[int, tuple[float, bool]]:
+    """Every live process: (CPU seconds so far, whether it is a kernel thread)."""
+    found: dict[int, tuple[float, bool]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2 :].split()
+            found[int(entry.name)] = (
+                (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"),
+                fields[1] == "2" or entry.name == "2",
+            )
+    return found
 
 
 def machine_busy() -> tuple[float, float]:
@@ -417,6 +447,7 @@ def run_sessions(server: Server, emails: list[str], *, spread: float, password: 
     clients = [Client(server.client_argv(), email=e) for e in emails]
     rnd = Round(clients)
     self0, children0 = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN)
+    others0 = cpu_by_owner()
     busy0 = machine_busy()
     start = time.perf_counter()
     try:
@@ -451,7 +482,8 @@ def run_sessions(server: Server, emails: list[str], *, spread: float, password: 
         rnd.kiosk_threads = [threads(pid) for pid in pids]
         rnd.kiosk_cpu = [cpu_seconds(pid) for pid in pids]
         below = descendants(server.process.pid)
-        rnd.sshd_cpu = sum(cpu_seconds(pid) for pid, name in below if name.startswith("sshd"))
+        rnd.sshd_cpu = sum(cpu_seconds(pid, reaped=True) for pid, name in below
+                           if name.startswith("sshd"))
         rnd.whole_pss = sum(pss_kib(pid) for pid, _ in below)
         rnd.tasks_below_sshd = sum(threads(pid) for pid, _ in below)
 
@@ -470,6 +502,8 @@ def run_sessions(server: Server, emails: list[str], *, spread: float, password: 
         for walk in walkers:
             if walk.state != "done":
                 walk.cl.error = walk.cl.error or f"stuck at step '{walk.state}'"
+        rnd.sessions_cpu = sum(cpu_seconds(pid, reaped=True)
+                               for pid, _ in descendants(server.process.pid))
         for cl in clients:
             if cl.code_at is None and not cl.error:
                 cl.error = "code screen not reached"
@@ -477,6 +511,15 @@ def run_sessions(server: Server, emails: list[str], *, spread: float, password: 
         pump(clients, lambda: all(cl.ended for cl in clients), time.perf_counter() + 60)
         busy1 = machine_busy()
         rnd.cpu_busy, rnd.cpu_total = busy1[0] - busy0[0], busy1[1] - busy0[1]
+        ours = {os.getpid(), server.process.pid} | {pid for pid, _ in descendants(os.getpid())}
+        for pid, (cpu, kernel) in cpu_by_owner().items():
+            if pid in ours:
+                continue
+            spent = cpu - others0.get(pid, (0.0, kernel))[0]
+            if kernel:
+                rnd.kernel_threads_cpu += spent
+            else:
+                rnd.others_cpu += spent
     finally:
         for cl in clients:
             cl.close()
@@ -623,7 +666,11 @@ def main() -> None:
           f"- machine during the crowd round: {crowd.cpu_busy:.1f} CPU-s busy")
     print(f"- of which this script (ptys, screens, /proc): {crowd.harness_cpu:.1f} CPU-s; the "
           f"{n} ssh clients: {crowd.clients_cpu:.1f} CPU-s; the rest (sshd, the kiosks, other "
-          f"processes): {crowd.cpu_busy - crowd.harness_cpu - crowd.clients_cpu:.1f} CPU-s")
+          f"processes): {crowd.cpu_busy - crowd.harness_cpu - crowd.clients_cpu:.1f} CPU-s, of "
+          f"which the sessions (kiosks and their sshd processes, start to code screen): "
+          f"{crowd.sessions_cpu:.1f} CPU-s = {crowd.sessions_cpu / max(reached, 1):.2f} each; "
+          f"kernel threads {crowd.kernel_threads_cpu:.1f} CPU-s; other processes of the machine "
+          f"(alive at the end; ended ones are not counted) {crowd.others_cpu:.1f} CPU-s")
     spawns = [cl.spawned for cl in crowd.clients if cl.spawned]
     print(f"- clients spawned within {max(spawns) - min(spawns):.2f} s; all {reached} at Sign in "
           f"{crowd.elapsed_sign_in:.2f} s after the first spawn")
