@@ -300,7 +300,8 @@ def pump(clients: list[Client], until: Callable[[], bool], deadline: float,
         live = {cl.fd: cl for cl in clients if cl.spawned and not cl.ended}
         if not live:
             return
-        ready, _, _ = select.select(list(live), [], [], 0.05)
+        wait = max(0.0, min(0.05, deadline - time.perf_counter()))
+        ready, _, _ = select.select(list(live), [], [], wait)
         for fd in ready:
             live[fd].read()
         if tick:
