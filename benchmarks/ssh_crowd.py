@@ -98,10 +98,12 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _client_priority() -> None:
-    """A client: after this script, before the server's side (see main)."""
+def _client_priority(pid: int) -> None:
+    """A client: after this script, before the server's side (see main). Set from here, after
+    the start: a preexec function would make every spawn a full fork of this process."""
     if os.geteuid() == 0:
-        os.setpriority(os.PRIO_PROCESS, 0, -10)
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, pid, -10)
 
 
 def _normal_priority() -> None:
@@ -245,9 +247,9 @@ class Client:
         self.master = master
         self.spawned = time.perf_counter()
         self.process = subprocess.Popen(self.argv, stdin=slave, stdout=slave, stderr=slave,
-                                        env=c.clean_env(), start_new_session=True,
-                                        preexec_fn=_client_priority)
+                                        env=c.clean_env(), start_new_session=True)
         os.close(slave)  # the client holds the only copy: its exit gives EIO here
+        _client_priority(self.process.pid)
 
     @property
     def fd(self) -> int:
@@ -298,6 +300,17 @@ class Client:
         with contextlib.suppress(OSError):
             os.close(self.master)
         self.process = None
+
+
+def spawn_evenly(clients: list[Client], start: float, spread: float) -> None:
+    """Spawn the clients evenly within `spread` seconds from `start`, reading nothing meanwhile:
+    what the first ones write waits in their ptys (read right after; the clocks stop at the read
+    that shows the screen, so a late read can only make a time longer, never shorter)."""
+    for i, cl in enumerate(clients):
+        delay = start + spread * i / max(1, len(clients)) - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        cl.spawn()
 
 
 def pump(clients: list[Client], until: Callable[[], bool], deadline: float,
@@ -459,11 +472,7 @@ def run_sessions(server: Server, emails: list[str], *, spread: float, password: 
     busy0 = machine_busy()
     start = time.perf_counter()
     try:
-        for i, cl in enumerate(clients):  # evenly within `spread` seconds
-            delay = start + spread * i / max(1, len(clients)) - time.perf_counter()
-            if delay > 0:
-                pump(clients, lambda: False, time.perf_counter() + delay)
-            cl.spawn()
+        spawn_evenly(clients, start, spread)
 
         def all_at_sign_in() -> bool:
             for cl in clients:
@@ -546,11 +555,7 @@ def run_baseline(count: int, spread: float, settle: float = 1.0) -> tuple[list[i
     clients = [Client(c.baseline_argv()) for _ in range(count)]
     start = time.perf_counter()
     try:
-        for i, cl in enumerate(clients):
-            delay = start + spread * i / max(1, count) - time.perf_counter()
-            if delay > 0:
-                pump(clients, lambda: False, time.perf_counter() + delay)
-            cl.spawn()
+        spawn_evenly(clients, start, spread)
 
         def all_ready() -> bool:
             for cl in clients:
