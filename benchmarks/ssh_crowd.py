@@ -233,22 +233,30 @@ class Client:
     fed: int = 0
     last_output: float = 0.0
     dirty: bool = False
+    spawn_took: float = 0.0
 
-    def spawn(self) -> None:
-        """A pty of 80×24 and the program on it, started by posix_spawn/vfork (cheap even when
-        the machine is loaded, so that N clients really start within the second). ssh -tt needs
-        a terminal on its stdin, not a controlling terminal."""
+    def prepare(self) -> None:
+        """The pty (80×24) and the screen, made before the clock of the round starts."""
         import pyte
 
-        master, slave = os.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", c.LINES, c.COLUMNS, 0, 0))
+        self.master, self.slave = os.openpty()
+        fcntl.ioctl(self.slave, termios.TIOCSWINSZ,
+                    struct.pack("HHHH", c.LINES, c.COLUMNS, 0, 0))
         self.screen = pyte.Screen(c.COLUMNS, c.LINES)
         self.stream = pyte.ByteStream(self.screen)
-        self.master = master
+        self.env = c.clean_env()
+
+    def spawn(self) -> None:
+        """The program on the pty, started by vfork (cheap even when the machine is loaded, so
+        that N clients really start within the second). ssh -tt needs a terminal on its stdin,
+        not a controlling terminal."""
+        if not hasattr(self, "slave"):
+            self.prepare()
         self.spawned = time.perf_counter()
-        self.process = subprocess.Popen(self.argv, stdin=slave, stdout=slave, stderr=slave,
-                                        env=c.clean_env(), start_new_session=True)
-        os.close(slave)  # the client holds the only copy: its exit gives EIO here
+        self.process = subprocess.Popen(self.argv, stdin=self.slave, stdout=self.slave,
+                                        stderr=self.slave, env=self.env, start_new_session=True)
+        os.close(self.slave)  # the client holds the only copy: its exit gives EIO here
+        self.spawn_took = time.perf_counter() - self.spawned
         _client_priority(self.process.pid)
 
     @property
@@ -306,6 +314,9 @@ def spawn_evenly(clients: list[Client], start: float, spread: float) -> None:
     """Spawn the clients evenly within `spread` seconds from `start`, reading nothing meanwhile:
     what the first ones write waits in their ptys (read right after; the clocks stop at the read
     that shows the screen, so a late read can only make a time longer, never shorter)."""
+    for cl in clients:
+        cl.prepare()
+    start = max(start, time.perf_counter())
     for i, cl in enumerate(clients):
         delay = start + spread * i / max(1, len(clients)) - time.perf_counter()
         if delay > 0:
@@ -686,6 +697,9 @@ def main() -> None:
           f"kernel threads {crowd.kernel_threads_cpu:.1f} CPU-s; other processes of the machine "
           f"(alive at the end; ended ones are not counted) {crowd.others_cpu:.1f} CPU-s")
     spawns = [cl.spawned for cl in crowd.clients if cl.spawned]
+    took = [cl.spawn_took for cl in crowd.clients]
+    print(f"- starting the clients took {sum(took):.2f} s in all (the slowest "
+          f"{max(took) * 1000:.0f} ms, median {statistics.median(took) * 1000:.1f} ms)")
     print(f"- clients spawned within {max(spawns) - min(spawns):.2f} s; all {reached} at Sign in "
           f"{crowd.elapsed_sign_in:.2f} s after the first spawn")
 
