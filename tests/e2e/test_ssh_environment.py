@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,16 +33,16 @@ UNUSED_TIMEOUT_IN_TEST = 2  # seconds; the printed block's value, shortened so t
 
 
 @pytest.fixture
-def hostile_env(tmp_path: Path) -> Iterator[tuple[dict[str, str], list[Path]]]:
+def hostile_env() -> Iterator[tuple[dict[str, str], list[Path]]]:
     """PYTHON* variables whose code would leave a marker file if Python ever honoured them."""
-    folder = tmp_path / "hostile"
-    folder.mkdir()
+    # In /tmp itself, not pytest's 0700 tmp_path: the SSH login account must reach these files.
+    folder = Path(tempfile.mkdtemp(prefix="kiosk-e2e-hostile-"))
     folder.chmod(0o777)  # the SSH login account writes its markers here
     startup_marker, site_marker = folder / "startup-ran", folder / "sitecustomize-ran"
     (folder / "startup.py").write_text(f"open({str(startup_marker)!r}, 'w').close()\n")
     (folder / "sitecustomize.py").write_text(f"open({str(site_marker)!r}, 'w').close()\n")
-    for path in (tmp_path, folder / "startup.py", folder / "sitecustomize.py"):
-        path.chmod(0o755 if path.is_dir() else 0o644)
+    for path in (folder / "startup.py", folder / "sitecustomize.py"):
+        path.chmod(0o644)
     env = {
         "PYTHONINSPECT": "1",
         "PYTHONSTARTUP": str(folder / "startup.py"),
@@ -48,6 +50,7 @@ def hostile_env(tmp_path: Path) -> Iterator[tuple[dict[str, str], list[Path]]]:
         PROBE: "1",
     }
     yield env, [startup_marker, site_marker]
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
