@@ -35,6 +35,7 @@ SYSTEM_PROGRAMS = {
     "oathtool": "oathtool",  # an independent TOTP implementation makes the clock-drift codes
     "/usr/sbin/slapd": "slapd",  # the directory tests start their own OpenLDAP server
     "ldapadd": "ldap-utils",
+    "systemd-analyze": "systemd",  # verifies the systemd units shipped under deploy/
 }
 
 # file that must exist -> Debian package that provides it: python-ldap has no Linux wheels on

@@ -564,12 +564,11 @@ def ssh_config(ctx: Context, user: str) -> None:
     """Print an sshd_config Match block that runs this kiosk for USER."""
     from kiosk.deploy import sshd_match_block
 
-    # sshd runs the command with a bare PATH: name this install's console script absolutely.
-    kiosk_path = Path(sys.argv[0]).absolute() if Path(sys.argv[0]).name == "kiosk" else None
-    if kiosk_path is None and Path(sys.executable).with_name("kiosk").exists():
-        kiosk_path = Path(sys.executable).with_name("kiosk")
+    # sshd runs the command with a bare PATH: name this install's interpreter absolutely (not
+    # resolved: a venv's bin/python is what finds the venv's packages).
+    python = sys.executable or "python3"
     config = ctx.config_path.resolve() if ctx.config_path else None
-    block = sshd_match_block(user=user, kiosk=str(kiosk_path or "kiosk"), config=config)
+    block = sshd_match_block(user=user, python=python, config=config)
     click.echo(block, nl=False)
 
 

@@ -172,11 +172,18 @@ def test_the_shipped_snippet_is_what_kiosk_ssh_config_prints_and_sshd_accepts(
     tmp_path: Path,
 ) -> None:
     shipped = (REPO / "deploy" / "sshd_config.d" / "kiosk.conf").read_text()
-    assert shipped == sshd_match_block(user="enroll", kiosk="/opt/kiosk/venv/bin/kiosk",
+    assert shipped == sshd_match_block(user="enroll", python="/opt/kiosk/venv/bin/python",
                                        config=Path("/etc/kiosk/config.toml"))
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "hk")],
                    check=True, capture_output=True)
     config = tmp_path / "sshd_config"
-    config.write_text(f"HostKey {tmp_path / 'hk'}\nUsePAM no\n{shipped}")
+    room = (REPO / "deploy" / "sshd_config.d" / "00-kiosk-room.conf").read_text()
+    # As Debian includes them: sshd_config.d/*.conf in name order, at the top of the config.
+    config.write_text(f"HostKey {tmp_path / 'hk'}\nUsePAM no\n{room}{shipped}")
     check = subprocess.run([SSHD, "-t", "-f", str(config)], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
+    resolved = subprocess.run(
+        [SSHD, "-T", "-f", str(config), "-C", "user=enroll,host=h,addr=127.0.0.1"],
+        capture_output=True, text=True, check=True,
+    ).stdout.splitlines()
+    assert "maxstartups 110:30:200" in resolved, resolved
