@@ -7,7 +7,6 @@ sentences, optionally with an email address, a file path or a time.
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import datetime
 
 log = logging.getLogger("kiosk")
@@ -150,6 +149,13 @@ def report_unexpected(exc: BaseException) -> str:
     Only the log gets the traceback (the log is private; frames hold no locals there); the
     person or admin gets the reference, on one line.
     """
-    reference = uuid.uuid4().hex[:8].upper()
+    reference = new_reference()
     log.error("unexpected error, reference %s", reference, exc_info=exc)
     return reference
+
+
+def new_reference() -> str:
+    """Eight random hex digits that tie a person's or admin's one line to the log's record."""
+    import secrets
+
+    return secrets.token_hex(4).upper()

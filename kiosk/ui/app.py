@@ -29,7 +29,7 @@ from textual.widgets import Input
 
 from kiosk.core.flow import AuthFlow
 from kiosk.core.steps import Step
-from kiosk.errors import KioskError, log, report_unexpected
+from kiosk.errors import KioskError, log, new_reference, report_unexpected
 from kiosk.ui.screens.base import StepScreen
 from kiosk.ui.widgets.status import IdleWarning
 
@@ -451,8 +451,6 @@ class KioskApp(App[Outcome]):
 
 def report_unexpected_type(error_type: str) -> str:
     """Log that the app stopped on an error of `error_type`, with a new reference."""
-    import uuid
-
-    reference = uuid.uuid4().hex[:8].upper()
+    reference = new_reference()
     log.error("the app stopped on %s, reference %s", error_type, reference)
     return reference
