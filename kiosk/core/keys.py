@@ -101,6 +101,17 @@ class KeyStore:
         ad = secret_associated_data(credential.account_id, credential.id, credential.key_version)
         return self.ring.decrypt(credential.secret_ciphertext, ad, credential.key_version).decode()
 
+    def stand_in_secret(self) -> str:
+        """A TOTP secret nobody has, encrypted and decrypted as a stored one is: the cost of
+        reading a credential, for paths that must not be cheaper than a real check."""
+        from kiosk.core import totp
+
+        secret = totp.new_secret()
+        ring = self.ring
+        ad = secret_associated_data(0, "stand-in", ring.active_version)
+        blob = ring.encrypt(secret.encode(), ad, ring.active_version)
+        return ring.decrypt(blob, ad, ring.active_version).decode()
+
     def throttle_key(self) -> bytes:
         """The key that turns typed emails into throttle row names (never stored in clear)."""
         ring = self.ring

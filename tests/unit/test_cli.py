@@ -300,6 +300,8 @@ def test_verify(cli: Run, settings: Settings) -> None:
     assert unknown.returncode == 1
     not_enrolled = cli("verify", "new@example.com", input="123456\n")
     assert not_enrolled.returncode == 1
+    # one refusal for both: an unknown email and an account without an app look alike
+    assert unknown.stderr == not_enrolled.stderr
     malformed = cli("verify", "bob@example.com", input="12345x\n")
     assert malformed.returncode == 1
     near = {totp.code_at_step(who.secret, totp.current_step() + d) for d in range(-2, 3)}
@@ -560,3 +562,29 @@ def test_users_import_stops_at_a_database_failure(tmp_path: Path) -> None:
     csv_file.write_text(f"ann@example.com,{PASSWORD}\nben@example.com,{PASSWORD}\n")
     line = one_error_line(_raw_cli(tmp_path, "users", "import", str(csv_file)))
     assert line.startswith("kiosk: error: line 1: cannot add the account") and "again" in line
+
+
+def test_verify_costs_the_same_for_unknown_and_known_emails(
+    svc: KioskService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each `kiosk verify` is a fresh process: the unknown-email path decrypts a stand-in
+    secret (loading the cipher, as a known email's path does) and computes the same TOTP."""
+    from kiosk.core.vault import Keyring
+    from kiosk.errors import InvalidCodeError, NoAuthenticatorError
+
+    who = enroll(svc, "bob@example.com")
+    calls: list[str] = []
+    real_decrypt = Keyring.decrypt
+    monkeypatch.setattr(
+        Keyring, "decrypt", lambda self, *a: calls.append("decrypt") or real_decrypt(self, *a)
+    )
+    now = totp.current_step(svc.ctx.clock)
+    near = {totp.code_at_step(who.secret, now + d) for d in range(-25, 26)}
+    wrong = next(f"{n:06d}" for n in range(10**6) if f"{n:06d}" not in near)
+    with pytest.raises(InvalidCodeError):
+        svc.factors.verify_for_external("bob@example.com", wrong, source="t")
+    known = list(calls)
+    calls.clear()
+    with pytest.raises(NoAuthenticatorError):
+        svc.factors.verify_for_external("nobody@example.com", wrong, source="t")
+    assert calls == known == ["decrypt"]
