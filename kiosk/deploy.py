@@ -10,18 +10,23 @@ import shlex
 from pathlib import Path
 
 
-def sshd_match_block(*, user: str, kiosk: str, config: Path | None) -> str:
+def sshd_match_block(*, user: str, kiosk: str, config: Path | None, plain: bool = False) -> str:
     """An sshd_config `Match User` block whose only command is the kiosk in ssh mode.
 
     `exec` replaces the login shell that sshd starts the command with, so no shell is left
     behind the kiosk for ctrl+z or a crash to fall back to. Only directives sshd accepts inside a
     Match block appear here (`sshd -t` checks it; PermitUserEnvironment, for one, is global and
-    already `no` by default).
+    already `no` by default). `plain`: the kiosk in plain mode (`run --plain`), for a second
+    account (e.g. `enroll-plain`) that screen reader and braille users log in to.
     """
     parts = [kiosk] + (["--config", str(config)] if config else []) + ["run", "--mode", "ssh"]
+    parts += ["--plain"] if plain else []
     command = "exec " + " ".join(shlex.quote(p) for p in parts)
-    return f"""# kiosk enrollment over SSH: the account's only command is the kiosk.
-# Install as /etc/ssh/sshd_config.d/kiosk.conf (a Match block in an included file ends
+    what, file = ("the kiosk", "kiosk.conf")
+    if plain:
+        what, file = "the kiosk in plain mode", "kiosk-plain.conf"
+    return f"""# kiosk enrollment over SSH: the account's only command is {what}.
+# Install as /etc/ssh/sshd_config.d/{file} (a Match block in an included file ends
 # with that file), check with `sshd -t`, then reload sshd.
 Match User {user}
     ForceCommand {command}
