@@ -94,8 +94,10 @@ class PlainSession:
             self.wipe()
 
     def _one_person(self) -> str:
-        """One person from Sign in to the end; returns why it ended."""
-        self.wipe()
+        """One person from Sign in to the end; returns why it ended. (Keys typed before the
+        first prompt are kept: only the end of a person's session discards typed-ahead keys.)"""
+        self.flow.reset()
+        set_language(self.language)
         self._welcome()
         try:
             while True:
