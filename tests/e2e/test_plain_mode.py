@@ -382,3 +382,42 @@ def test_ssh_config_plain_prints_a_block_whose_command_is_plain_mode(make_site) 
     assert command.rstrip().endswith("run --mode ssh --plain"), command
     usual = site.cli("ssh-config").stdout
     assert "--plain" not in usual
+
+
+# ------------------------------------------------------------------------------- from full screen
+F2 = "\x1bOQ"  # as xterm sends it
+
+
+def test_f2_on_sign_in_switches_an_ssh_session_to_plain_mode(make_site, terminals) -> None:
+    site = new_site(make_site)
+    term = terminals(site.run_argv("ssh"), cols=80, rows=24)
+    term.wait_for_text("F2: plain text", 45)
+    term.wait_for_quiet()
+    term.send(F2)
+    term.wait_for_text("plain text mode", 45)
+    term.wait_for_text("Email:", 10)
+    start = len(term.raw)
+    term.send(EMAIL + "\r")
+    term.wait_for_text("Password:", 10)
+    term.send(PASSWORD + "\r")
+    term.wait_for_text("Press Enter to set up now", 45)
+    term.send(CTRL_C)
+    assert term.wait_for_exit(30) == 0
+    plain_part = bytes(term.raw[start:])
+    assert b"\x1b" not in plain_part and PASSWORD.encode() not in plain_part
+
+
+def test_f2_on_a_kiosk_lasts_one_person_then_full_screen_returns(make_site, terminals) -> None:
+    site = new_site(make_site, idle_timeout=10)
+    term = terminals(site.run_argv("kiosk"), cols=80, rows=24)
+    term.wait_for_text("F2: plain text", 45)
+    term.wait_for_quiet()
+    term.send(F2)
+    term.wait_for_text("Email:", 45)
+    term.send(EMAIL + "\r")  # then walks away at the Password prompt
+    forgotten = b"Nothing was typed for a while"
+    term.wait_until(lambda: forgotten in term.raw, 40, "the idle timeout in plain mode")
+    after = len(term.raw)
+    # The full-screen Sign in again, for the next person.
+    term.wait_until(lambda: b"F2: plain text" in term.raw[after:], 45, "the full-screen Sign in")
+    assert term.is_alive()
