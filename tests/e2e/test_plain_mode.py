@@ -8,16 +8,19 @@ sequence was written and that no typed password came back.
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import pexpect
 import pyotp
 import pytest
 
 from kiosk.config import KioskSettings, SecuritySettings
-from tests.e2e.conftest import KIOSK, RECOVERY_RE, Site
+from kiosk.deploy import sshd_match_block
+from tests.e2e.conftest import KIOSK, RECOVERY_RE, SSHD, Site, require_program
 from tests.support.terminal import CTRL_BACKSLASH, CTRL_C, CTRL_Z
 
 pytestmark = pytest.mark.e2e
@@ -421,3 +424,20 @@ def test_f2_on_a_kiosk_lasts_one_person_then_full_screen_returns(make_site, term
     # The full-screen Sign in again, for the next person.
     term.wait_until(lambda: b"F2: plain text" in term.raw[after:], 45, "the full-screen Sign in")
     assert term.is_alive()
+
+
+def test_the_shipped_plain_snippet_is_what_ssh_config_prints_and_sshd_accepts(tmp_path) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    shipped = (repo / "deploy" / "sshd_config.d" / "kiosk-plain.conf").read_text()
+    assert shipped == sshd_match_block(
+        user="enroll-plain", kiosk="/opt/kiosk/venv/bin/kiosk",
+        config=Path("/etc/kiosk/config.toml"), plain=True,
+    )
+    assert "run --mode ssh --plain" in shipped
+    sshd = require_program(SSHD, "openssh-server")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "hk")],
+                   check=True, capture_output=True)
+    config = tmp_path / "sshd_config"
+    config.write_text(f"HostKey {tmp_path / 'hk'}\nUsePAM no\n{shipped}")
+    check = subprocess.run([sshd, "-t", "-f", str(config)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
