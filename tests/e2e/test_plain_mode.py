@@ -20,7 +20,7 @@ import pytest
 
 from kiosk.config import KioskSettings, SecuritySettings
 from kiosk.deploy import sshd_match_block
-from tests.e2e.conftest import KIOSK, RECOVERY_RE, SSHD, Site, require_program
+from tests.e2e.conftest import KIOSK, RECOVERY_RE, SSHD, Site, SshServer, require_program
 from tests.support.terminal import CTRL_BACKSLASH, CTRL_C, CTRL_Z
 
 pytestmark = pytest.mark.e2e
@@ -39,8 +39,9 @@ def words(text: str) -> re.Pattern[bytes]:
 class PlainTerminal:
     """The kiosk in plain mode under pexpect; everything it writes is kept in `transcript`."""
 
-    def __init__(self, site: Site, mode: str, *extra: str) -> None:
-        argv = [str(KIOSK), "--config", str(site.config), "run", "--mode", mode, "--plain", *extra]
+    def __init__(self, site: Site, mode: str, argv: list[str] | None = None) -> None:
+        if argv is None:
+            argv = [str(KIOSK), "--config", str(site.config), "run", "--mode", mode, "--plain"]
         self.child = pexpect.spawn(
             argv[0], argv[1:], cwd=str(site.root), dimensions=(24, 80), timeout=TIMEOUT,
             env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "TERM": "xterm-256color"},
@@ -424,6 +425,64 @@ def test_f2_on_a_kiosk_lasts_one_person_then_full_screen_returns(make_site, term
     # The full-screen Sign in again, for the next person.
     term.wait_until(lambda: b"F2: plain text" in term.raw[after:], 45, "the full-screen Sign in")
     assert term.is_alive()
+
+
+# ------------------------------------------------------------------------------- over ssh
+@dataclass
+class PlainSshSite(Site):
+    """A site whose `ssh-config` block is the plain one (what an enroll-plain account gets)."""
+
+    def cli(self, *args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+        if args[:1] == ("ssh-config",):
+            args = (*args, "--plain")
+        return super().cli(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def plain_ssh_site(make_site: object, owner: str) -> PlainSshSite:
+    base: Site = make_site(owner=owner)  # type: ignore[operator]
+    site = PlainSshSite(root=base.root, config=base.config, url=base.url, owner=base.owner)
+    site.add_user(EMAIL, PASSWORD)
+    return site
+
+
+def wait_for_sessions_to_end(server: SshServer, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while server.session_processes():
+        assert time.monotonic() < deadline, f"sessions still running: {server.session_processes()}"
+        time.sleep(0.1)
+
+
+def test_enroll_over_ssh_on_the_plain_account(make_site, start_sshd, ssh_identity) -> None:
+    site = plain_ssh_site(make_site, ssh_identity.user)
+    server = start_sshd(site)
+    term = PlainTerminal(site, "ssh", argv=server.argv())
+    try:
+        term.expect("plain text mode")
+        enroll(term)
+        end_signed_in_session(term)
+    finally:
+        term.close()
+    assert site.users()[EMAIL]["enrolled"] is True
+    wait_for_sessions_to_end(server)
+
+
+def test_a_dropped_connection_at_the_password_prompt_ends_the_kiosk(
+    make_site, start_sshd, ssh_identity
+) -> None:
+    site = plain_ssh_site(make_site, ssh_identity.user)
+    server = start_sshd(site)
+    before = site.dump()
+    term = PlainTerminal(site, "ssh", argv=server.argv())
+    try:
+        term.expect("Email: ")
+        term.answer(EMAIL)
+        term.expect("Password: ")
+        term.send("half a pass")
+        assert any(name == "kiosk" or "python" in name for _, name in server.session_processes())
+    finally:
+        term.child.close(force=True)  # the connection drops mid-prompt
+    wait_for_sessions_to_end(server)
+    assert site.dump() == before
 
 
 def test_the_shipped_plain_snippet_is_what_ssh_config_prints_and_sshd_accepts(tmp_path) -> None:
