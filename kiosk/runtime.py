@@ -156,7 +156,8 @@ def run_kiosk(
     then ends with them; a kiosk shows the full-screen Sign in again for the next person.
     """
     _ = ctx.settings  # load and validate the config first: a bad one is named even without a tty
-    if (interface or ctx.settings.kiosk.interface) == "plain":
+    # `kiosk serve` runs `kiosk run` for a browser, which has no line terminal: always full.
+    if (interface or ctx.settings.kiosk.interface) == "plain" and not _served():
         run_plain(ctx, mode, demo_hint)
         return
     while _run_full_screen(ctx, mode, demo_hint):
@@ -186,10 +187,14 @@ def run_plain(
         fail(f"the kiosk stopped unexpectedly (reference {reference}, see the log)")
 
 
+def _served() -> bool:
+    """`kiosk serve` (textual-serve) runs the app over pipes with Textual's web driver."""
+    return os.environ.get("TEXTUAL_DRIVER", "").endswith(":WebDriver")
+
+
 def _run_full_screen(ctx: Context, mode: str, demo_hint: str | None) -> bool:
     """The full-screen app until it ends; True when the person asked for plain mode."""
-    # `kiosk serve` (textual-serve) runs the app over pipes with Textual's web driver.
-    served = os.environ.get("TEXTUAL_DRIVER", "").endswith(":WebDriver")
+    served = _served()
     if not served and not (sys.stdin.isatty() and sys.stdout.isatty()):
         fail(
             "the kiosk needs an interactive terminal"

@@ -101,8 +101,8 @@ class PlainTerminal:
 def plain(make_site: object) -> Iterator[object]:
     opened: list[PlainTerminal] = []
 
-    def start(site: Site, mode: str = "ssh") -> PlainTerminal:
-        term = PlainTerminal(site, mode)
+    def start(site: Site, mode: str = "ssh", argv: list[str] | None = None) -> PlainTerminal:
+        term = PlainTerminal(site, mode, argv)
         opened.append(term)
         return term
 
@@ -500,3 +500,16 @@ def test_the_shipped_plain_snippet_is_what_ssh_config_prints_and_sshd_accepts(tm
     config.write_text(f"HostKey {tmp_path / 'hk'}\nUsePAM no\n{shipped}")
     check = subprocess.run([sshd, "-t", "-f", str(config)], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
+
+
+@pytest.mark.parametrize("args", [["run"], ["run", "--mode", "ssh"], []])
+def test_interface_plain_in_the_config_starts_plain_mode(make_site, plain, args) -> None:
+    site = new_site(make_site, mode="ssh")
+    text = site.config.read_text()
+    site.config.write_text(text.replace("[kiosk]\n", '[kiosk]\ninterface = "plain"\n', 1))
+    term = plain(site, "ssh", argv=[str(KIOSK), "--config", str(site.config), *args])
+    term.expect("plain text mode")
+    term.expect("Email: ")
+    term.send(CTRL_C)
+    assert term.wait_for_end() == 0
+    term.check_clean()
