@@ -20,7 +20,16 @@ import pytest
 
 from kiosk.config import KioskSettings, SecuritySettings
 from kiosk.deploy import sshd_match_block
-from tests.e2e.conftest import KIOSK, RECOVERY_RE, SSHD, Site, SshServer, require_program
+from tests.e2e.conftest import (
+    KIOSK,
+    RECOVERY_RE,
+    SSHD,
+    Site,
+    SshServer,
+    require_program,
+    secret_of,
+)
+from tests.support import qr_decode
 from tests.support.terminal import CTRL_BACKSLASH, CTRL_C, CTRL_Z
 
 pytestmark = pytest.mark.e2e
@@ -358,7 +367,7 @@ def test_idle_timeout_on_a_kiosk_forgets_the_person_and_starts_over(make_site, p
     assert site.users()[EMAIL]["enrolled"] is False
 
 
-def test_qr_only_when_asked_for(make_site, plain) -> None:
+def test_qr_only_when_asked_for_and_it_scans_on_a_dark_terminal(make_site, plain) -> None:
     site = new_site(make_site)
     term = plain(site)
     sign_in(term)
@@ -366,16 +375,23 @@ def test_qr_only_when_asked_for(make_site, plain) -> None:
     term.answer("")
     term.expect("Press Enter to choose 1")
     term.answer("")
-    term.expect(KEY_RE)
+    secret = term.expect(KEY_RE).group(1).decode().replace(" ", "")
     term.expect("Press Enter to continue")
     assert "▀".encode() not in term.transcript and "▄".encode() not in term.transcript
     term.answer("qr")
-    term.expect("Scan this with your authenticator app's built-in scanner")
-    term.expect("If your app can't read this code, type the key instead.")
-    assert "▀".encode() in term.transcript or "▄".encode() in term.transcript
+    term.expect("not your phone's camera:")
+    drawn = term.expect(re.compile(rb"\r\n(.*?)If your app can't read", re.S)).group(1)
     term.send(CTRL_C)
     assert term.wait_for_end() == 0
     term.check_clean()
+    # Block characters in the terminal's ink (light on a dark theme), nothing else.
+    lines = drawn.decode().split("\r\n")
+    width = max(len(line) for line in lines)
+    cells = [[(ch, "#ffffff", "#000000") for ch in line.ljust(width)] for line in lines]
+    found = qr_decode.find_qr(cells)
+    assert found is not None and found.min_quiet_zone >= 2, drawn.decode()
+    uri = qr_decode.decode_matrix(found.matrix)
+    assert uri is not None and secret_of(uri) == secret
 
 
 def test_ssh_config_plain_prints_a_block_whose_command_is_plain_mode(make_site) -> None:
