@@ -5,7 +5,8 @@ The same `AuthFlow` over the same service as the full-screen app: this module on
 step in words and reads the answers; whether a password or code is right, and when the account
 changes, is decided in the core. One thing at a time, in reading order: the step's title, its
 explanation, then one prompt. Nothing is drawn, coloured or moved: no escape sequence is written
-(a QR code is drawn with block characters, and only when the person asks for it).
+(a QR code is drawn with block characters, and only when the person asks for it), except that a
+kiosk erases its screen and scrollback between two people (`PlainSession.wipe`).
 
 The calls to the service block (argon2, the database): this is a line program, so "Checking…"
 is said first and the person waits, as they would at any other prompt.
@@ -80,6 +81,7 @@ class PlainSession:
         language = getattr(self.settings.kiosk, "language", DEFAULT_LANGUAGE)
         self.language = language if language in LANGUAGES else DEFAULT_LANGUAGE
         self.crash_reference: str | None = None
+        self._person_typed = False  # someone typed an answer: there is something to clear
 
     # ------------------------------------------------------------------ the session
     def run(self, *, one_person: bool = False) -> None:
@@ -113,7 +115,8 @@ class PlainSession:
             return "crash"
 
     def _ended(self, reason: str) -> str:
-        """Say how the session ended, then forget the person."""
+        """Forget the person, then say how the session ended."""
+        self.wipe()
         with _suppress_hangup():
             if reason == "idle":
                 if self.mode == "ssh":
@@ -125,14 +128,23 @@ class PlainSession:
                     )
             if self.mode == "ssh":
                 self.term.say(_("Session ended. Goodbye."))
-        self.wipe()
         return reason
 
     def wipe(self) -> None:
-        """Forget the person: the flow, keys typed ahead, their language."""
+        """Forget the person: the flow, keys typed ahead, their language; on a kiosk, also
+        what the terminal still shows of them.
+
+        The one escape sequence plain mode writes: on a shared kiosk terminal the next person
+        could otherwise scroll back to this person's email, setup key (a working second factor
+        once enrolled) or recovery code. Over SSH the terminal is the person's own: left as is.
+        """
         self.flow.reset()
         self.term.discard_typeahead()
         set_language(self.language)
+        if self.mode == "kiosk" and self._person_typed:
+            with _suppress_hangup():
+                self.term.clear_screen_and_scrollback()
+        self._person_typed = False
 
     def _welcome(self) -> None:
         t = self.term
@@ -238,6 +250,7 @@ class PlainSession:
         while self.flow.step == Step.SIGN_IN:
             # An untouched kiosk at Sign in has nothing to forget: it waits without a timeout.
             email = self._ask(_("Email: "), wait_while_empty=self.mode == "kiosk").strip()
+            self._person_typed = True
             if not email:
                 t.say(_("Enter your email address."))
                 continue

@@ -1,4 +1,4 @@
-"""A line terminal: lines out, one edited line in, no escape sequence ever written.
+"""A line terminal: lines out, one edited line in, no escape sequence within a session.
 
 Why the kiosk reads keys itself instead of letting the tty's line discipline do it:
 - **The password is never echoed**, not even when it is typed ahead (a password manager typing
@@ -7,6 +7,8 @@ Why the kiosk reads keys itself instead of letting the tty's line discipline do 
 - **ctrl+c, ctrl+z and ctrl+\\ are keys**, not signals: ctrl+c ends an SSH session or clears
   the line on a kiosk; the others never suspend or kill the kiosk. ctrl+s cannot freeze output.
 - **Every key counts as activity** for the idle timeout, as in the full-screen app.
+- **No escape sequence is written** within a session; only between two people on a kiosk is
+  the screen and its scrollback erased (`clear_screen_and_scrollback`).
 - **Hostile input is bounded**: bytes that are not UTF-8 become U+FFFD, escape sequences (arrow
   keys) are dropped, a line longer than `MAX_LINE_CHARS` stops growing.
 
@@ -32,6 +34,7 @@ from typing import Any
 MAX_LINE_CHARS = 1100  # longer than any email (254) or password (1024) the kiosk accepts
 DEFAULT_WIDTH = 80
 
+CLEAR_SCREEN_AND_SCROLLBACK = "\x1b[H\x1b[2J\x1b[3J"
 CTRL_C = "\x03"
 CTRL_D = "\x04"
 CTRL_U = "\x15"
@@ -146,6 +149,12 @@ class LineTerminal:
             except OSError as exc:
                 raise HungUp() from exc
             data = data[written:]
+
+    def clear_screen_and_scrollback(self) -> None:
+        """Erase the screen and the scrollback (a terminal's CSI 2J and 3J): used only between
+        two people on a shared kiosk terminal, never within a session."""
+        if os.isatty(self.fd_out):
+            self._emit(CLEAR_SCREEN_AND_SCROLLBACK)
 
     def say(self, text: str = "") -> None:
         """A paragraph, wrapped to the terminal's width, on lines of its own."""

@@ -20,6 +20,7 @@ import pytest
 
 from kiosk.config import KioskSettings, SecuritySettings
 from kiosk.deploy import sshd_match_block
+from kiosk.plain.terminal import CLEAR_SCREEN_AND_SCROLLBACK
 from tests.e2e.conftest import (
     KIOSK,
     RECOVERY_RE,
@@ -37,6 +38,7 @@ pytestmark = pytest.mark.e2e
 TIMEOUT = 45  # a loaded 2-core machine starting Python and argon2
 EMAIL = "ada@example.com"
 PASSWORD = "correct horse battery staple"
+CLEAR = CLEAR_SCREEN_AND_SCROLLBACK.encode()
 KEY_RE = re.compile(rb"Key: ((?:[A-Z2-7]{4} ?)+)\r\n")
 
 
@@ -93,9 +95,12 @@ class PlainTerminal:
         self.child.close()
         return int(self.child.exitstatus if self.child.exitstatus is not None else -1)
 
-    def check_clean(self) -> None:
-        """No escape sequence at all, no password echoed, no traceback."""
+    def check_clean(self, *, between_people: int = 0) -> None:
+        """No escape sequence at all (but the kiosk's erasing between people, as many times as
+        expected), no password echoed, no traceback."""
         text = self.transcript
+        assert text.count(CLEAR) == between_people, text.decode("utf-8", "replace")
+        text = text.replace(CLEAR, b"")
         assert b"\x1b" not in text, text.decode("utf-8", "replace")
         for secret in self.sent_secrets:
             assert secret not in text, "a typed password was written back"
@@ -363,7 +368,10 @@ def test_idle_timeout_on_a_kiosk_forgets_the_person_and_starts_over(make_site, p
     term.expect("Sign in")
     term.expect("Email: ")
     assert term.child.isalive()
-    term.check_clean()
+    # The screen and scrollback were erased first: nothing of the person is left to scroll to.
+    term.check_clean(between_people=1)
+    after = term.transcript.split(CLEAR)[-1]
+    assert EMAIL.encode() not in after and b"Email:" in after
     assert site.users()[EMAIL]["enrolled"] is False
 
 
