@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -30,6 +31,8 @@ from tests.e2e.conftest import (
     require_program,
     secret_of,
 )
+from tests.e2e.test_wheel import _env as wheel_env
+from tests.e2e.test_wheel import installed_wheel  # noqa: F401 - the fixture
 from tests.support import qr_decode
 from tests.support.terminal import CTRL_BACKSLASH, CTRL_C, CTRL_Z
 
@@ -537,3 +540,14 @@ def test_interface_plain_in_the_config_starts_plain_mode(make_site, plain, args)
     term.send(CTRL_C)
     assert term.wait_for_end() == 0
     term.check_clean()
+
+
+def test_plain_mode_ships_in_the_wheel(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    site: Path = request.getfixturevalue("installed_wheel")
+    code = "import kiosk.plain.session as s, kiosk.plain.qr as q; print(s.__file__, q.__file__)"
+    probe = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path, env=wheel_env(site),
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert all(Path(name).is_relative_to(site) for name in probe.stdout.split())
