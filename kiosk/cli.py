@@ -93,11 +93,13 @@ def cli(click_ctx: click.Context, config: str | None) -> None:
 # ---------------------------------------------------------------------------------- the kiosk
 @cli.command()
 @click.option("--mode", type=click.Choice(MODES), help="Override kiosk.mode from the config.")
+@click.option("--plain", is_flag=True,
+              help="Plain lines and prompts (screen readers, braille, serial consoles).")
 @pass_ctx
 @handle_errors
-def run(ctx: Context, mode: str | None) -> None:
-    """Run the kiosk full-screen in this terminal (the default command)."""
-    run_kiosk(ctx, mode or ctx.settings.kiosk.mode)
+def run(ctx: Context, mode: str | None, plain: bool) -> None:
+    """Run the kiosk in this terminal: full-screen, or plain lines (the default command)."""
+    run_kiosk(ctx, mode or ctx.settings.kiosk.mode, interface="plain" if plain else None)
 
 
 @cli.command()
@@ -558,9 +560,10 @@ def directory_test(ctx: Context, email: str, password_stdin: bool) -> None:
 # ---------------------------------------------------------------------------------- ssh
 @cli.command("ssh-config")
 @click.option("--user", default="enroll", show_default=True, help="The dedicated system account.")
+@click.option("--plain", is_flag=True, help="The account's kiosk runs in plain mode (run --plain).")
 @pass_ctx
 @handle_errors
-def ssh_config(ctx: Context, user: str) -> None:
+def ssh_config(ctx: Context, user: str, plain: bool) -> None:
     """Print an sshd_config Match block that runs this kiosk for USER."""
     from kiosk.deploy import sshd_match_block
 
@@ -568,7 +571,7 @@ def ssh_config(ctx: Context, user: str) -> None:
     # resolved: a venv's bin/python is what finds the venv's packages).
     python = sys.executable or "python3"
     config = ctx.config_path.resolve() if ctx.config_path else None
-    block = sshd_match_block(user=user, python=python, config=config)
+    block = sshd_match_block(user=user, python=python, config=config, plain=plain)
     click.echo(block, nl=False)
 
 

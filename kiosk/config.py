@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from kiosk.errors import ConfigError
 
 MODES = ("kiosk", "ssh")
+INTERFACES = ("full", "plain")  # full-screen, or plain lines (screen readers, serial consoles)
 DIRECTORY_EMAIL_PLACEHOLDER = "{email}"
 
 
@@ -26,6 +27,7 @@ class KioskSettings:
 
     organization: str = "Procore"
     mode: str = "kiosk"
+    interface: str = "full"
     idle_timeout: int = 120
     signed_in_timeout: int = 15
     log_file: str = "kiosk.log"
@@ -221,6 +223,8 @@ def _validate(settings: Settings) -> None:
     k, s, a, w = settings.kiosk, settings.security, settings.argon2, settings.serve
     if k.mode not in MODES:
         raise ConfigError(f"kiosk.mode must be one of {', '.join(MODES)}")
+    if k.interface not in INTERFACES:
+        raise ConfigError(f"kiosk.interface must be one of {', '.join(INTERFACES)}")
     org = k.organization
     if not org.strip() or len(org) > 64 or ":" in org or not org.isprintable():
         # isprintable: the name is drawn on every screen and sent to authenticator apps.

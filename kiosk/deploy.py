@@ -14,8 +14,9 @@ from pathlib import Path
 UNUSED_CONNECTION_TIMEOUT = 30
 
 
-def kiosk_command(*, python: str, config: Path | None) -> str:
-    """The forced command: this install's interpreter, isolated, running the kiosk in ssh mode.
+def kiosk_command(*, python: str, config: Path | None, plain: bool = False) -> str:
+    """The forced command: this install's interpreter, isolated, running the kiosk in ssh mode
+    (in plain mode with `plain`).
 
     `-I` makes Python ignore every `PYTHON*` variable (PYTHONINSPECT would turn ctrl+c into a
     Python prompt, PYTHONPATH/PYTHONSTARTUP would run other code), the user site and the
@@ -23,10 +24,13 @@ def kiosk_command(*, python: str, config: Path | None) -> str:
     """
     parts = [python, "-I", "-m", "kiosk"]
     parts += (["--config", str(config)] if config else []) + ["run", "--mode", "ssh"]
+    parts += ["--plain"] if plain else []
     return "exec " + " ".join(shlex.quote(p) for p in parts)
 
 
-def sshd_match_block(*, user: str, python: str, config: Path | None) -> str:
+def sshd_match_block(
+    *, user: str, python: str, config: Path | None, plain: bool = False
+) -> str:
     """An sshd_config `Match User` block whose only command is the kiosk in ssh mode.
 
     `exec` replaces the login shell that sshd starts the command with, so no shell is left
@@ -34,10 +38,15 @@ def sshd_match_block(*, user: str, python: str, config: Path | None) -> str:
     Match block appear here (`sshd -t` checks it; PermitUserEnvironment, for one, is global and
     already `no` by default). `AcceptEnv LANG` inside the Match replaces a broader global list
     (`sshd -T -C user=...` shows it), so a host that accepts `PYTHON*` or `*` sends nothing else.
+    `plain`: the kiosk in plain mode (`run --plain`), for a second account (e.g. `enroll-plain`)
+    that screen reader and braille users log in to.
     """
-    command = kiosk_command(python=python, config=config)
-    return f"""# kiosk enrollment over SSH: the account's only command is the kiosk.
-# Install as /etc/ssh/sshd_config.d/kiosk.conf (a Match block in an included file ends
+    command = kiosk_command(python=python, config=config, plain=plain)
+    what, file = ("the kiosk", "kiosk.conf")
+    if plain:
+        what, file = "the kiosk in plain mode", "kiosk-plain.conf"
+    return f"""# kiosk enrollment over SSH: the account's only command is {what}.
+# Install as /etc/ssh/sshd_config.d/{file} (a Match block in an included file ends
 # with that file), check with `sshd -t`, then reload sshd.
 Match User {user}
     ForceCommand {command}

@@ -1,10 +1,11 @@
 """The `kiosk` entry point: the kiosk itself, fast; everything else handed to the admin CLI.
 
 Every SSH login starts a fresh `kiosk` process whose only job is the kiosk itself, so the plain
-forms of that command — `kiosk`, `kiosk run` and `kiosk run --mode MODE`, each optionally after
-`--config PATH` — start here without importing the admin command line (click and its commands: a
-cost paid at every login, benchmarks/RESULTS.md). Anything else, `--help` included, is handed to
-`kiosk.cli`, which parses it with click and runs `run` through the same `kiosk.runtime.run_kiosk`.
+forms of that command — `kiosk`, `kiosk run` and `kiosk run --mode MODE` (and `--plain`), each
+optionally after `--config PATH` — start here without importing the admin command line (click and
+its commands: a cost paid at every login, benchmarks/RESULTS.md). Anything else, `--help`
+included, is handed to `kiosk.cli`, which parses it with click and runs `run` through the same
+`kiosk.runtime.run_kiosk`.
 The fast path accepts only exact forms and leaves every doubt (and so every error message) to click.
 """
 
@@ -18,8 +19,9 @@ from kiosk.config import MODES
 from kiosk.runtime import Context, config_path, exit_on_failure, run_kiosk
 
 
-def parse_run_arguments(args: Sequence[str]) -> tuple[str | None, str | None] | None:
-    """(config option, mode) for `[--config PATH] [run [--mode MODE]]`, else None (ask click).
+def parse_run_arguments(args: Sequence[str]) -> tuple[str | None, str | None, bool] | None:
+    """(config option, mode, plain) for `[--config PATH] [run [--mode MODE] [--plain]]` (the
+    options of `run` in either order), else None (ask click).
 
     Only the exact forms click would read the same way: a value that looks like an option, an
     unknown mode, a repeated or unknown word all go to click, which explains them.
@@ -44,13 +46,21 @@ def parse_run_arguments(args: Sequence[str]) -> tuple[str | None, str | None] | 
     if not ok:
         return None
     if not rest:
-        return config_option, None
+        return config_option, None, False
     if rest.pop(0) != "run":
         return None
-    ok, mode = take_option("--mode")
-    if not ok or rest or (mode is not None and mode not in MODES):
-        return None
-    return config_option, mode
+    mode: str | None = None
+    plain = False
+    while rest:
+        if rest[0] == "--plain" and not plain:
+            rest.pop(0)
+            plain = True
+            continue
+        ok, value = take_option("--mode")
+        if not ok or value is None or mode is not None or value not in MODES:
+            return None
+        mode = value
+    return config_option, mode, plain
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -64,11 +74,11 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         admin_main(argv)
         return
-    config_option, mode = parsed
+    config_option, mode, plain = parsed
     os.umask(0o077)  # everything this process creates is private to the kiosk's user
     ctx = Context(config_path(config_option))
     try:
-        run_kiosk(ctx, mode or ctx.settings.kiosk.mode)
+        run_kiosk(ctx, mode or ctx.settings.kiosk.mode, interface="plain" if plain else None)
     except BaseException as exc:  # noqa: BLE001 - one line for the person, the rest in the log
         exit_on_failure(exc)
     finally:

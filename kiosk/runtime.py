@@ -146,11 +146,55 @@ def session_source() -> str:
     return source_from_environment()
 
 
-def run_kiosk(ctx: Context, mode: str, demo_hint: str | None = None) -> None:
-    """Run the kiosk full-screen in this terminal until it ends; fail with one line if it can't."""
+def run_kiosk(
+    ctx: Context, mode: str, demo_hint: str | None = None, *, interface: str | None = None
+) -> None:
+    """Run the kiosk in this terminal until it ends; fail with one line if it can't.
+
+    `interface` ("full" or "plain", else `[kiosk] interface`) picks full-screen or plain lines.
+    F2 on the full-screen Sign in switches to plain mode for one person: over SSH the session
+    then ends with them; a kiosk shows the full-screen Sign in again for the next person.
+    """
     _ = ctx.settings  # load and validate the config first: a bad one is named even without a tty
-    # `kiosk serve` (textual-serve) runs the app over pipes with Textual's web driver.
-    served = os.environ.get("TEXTUAL_DRIVER", "").endswith(":WebDriver")
+    # `kiosk serve` runs `kiosk run` for a browser, which has no line terminal: always full.
+    if (interface or ctx.settings.kiosk.interface) == "plain" and not _served():
+        run_plain(ctx, mode, demo_hint)
+        return
+    while _run_full_screen(ctx, mode, demo_hint):
+        run_plain(ctx, mode, demo_hint, one_person=True)
+        if mode == "ssh":
+            return
+
+
+def run_plain(
+    ctx: Context, mode: str, demo_hint: str | None = None, *, one_person: bool = False
+) -> None:
+    """Plain mode (kiosk/plain): the same flow as plain lines and prompts on this terminal."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        fail(
+            "the kiosk needs an interactive terminal"
+            + (" (connect with ssh -t)" if mode == "ssh" else "")
+        )
+    from kiosk.core.deferred import DeferredService
+    from kiosk.plain.session import run_plain_session
+
+    service = DeferredService(ctx.settings, ctx.service)
+    service.ready()  # a store that cannot open is one line now, before anyone types a password
+    reference = run_plain_session(
+        service, mode=mode, source=session_source(), demo_hint=demo_hint, one_person=one_person
+    )
+    if reference and mode == "ssh":
+        fail(f"the kiosk stopped unexpectedly (reference {reference}, see the log)")
+
+
+def _served() -> bool:
+    """`kiosk serve` (textual-serve) runs the app over pipes with Textual's web driver."""
+    return os.environ.get("TEXTUAL_DRIVER", "").endswith(":WebDriver")
+
+
+def _run_full_screen(ctx: Context, mode: str, demo_hint: str | None) -> bool:
+    """The full-screen app until it ends; True when the person asked for plain mode."""
+    served = _served()
     if not served and not (sys.stdin.isatty() and sys.stdout.isatty()):
         fail(
             "the kiosk needs an interactive terminal"
@@ -186,6 +230,8 @@ def run_kiosk(ctx: Context, mode: str, demo_hint: str | None = None) -> None:
         fail(outcome.startup_error)
     if outcome.crash_reference:
         fail(f"the kiosk stopped unexpectedly (reference {outcome.crash_reference}, see the log)")
+    # Served in a browser there is no line terminal to switch to.
+    return outcome.switch_to_plain and not served
 
 
 def freeze_imported_objects() -> None:

@@ -144,6 +144,7 @@ class Outcome:
     # The session copied something and the app ended before its wipe could empty the clipboard
     # of a shared kiosk terminal: whoever ran the app must empty it (`CLEAR_CLIPBOARD`).
     clipboard_left: bool = False
+    switch_to_plain: bool = False  # F2 on Sign in: run plain mode (kiosk/plain) in this terminal
 
 
 # OSC 52 with an empty payload: the terminal's clipboard is emptied.
@@ -319,6 +320,12 @@ class KioskApp(App[Outcome]):
         else:
             self.wipe()
             self.show_step()
+
+    def switch_to_plain(self) -> None:
+        """Leave full screen for plain mode (kiosk.runtime runs it in this terminal)."""
+        if not self._busy and not self.is_web:  # a browser has no line terminal to switch to
+            self.wipe()
+            self.exit(Outcome(switch_to_plain=True))
 
     # ------------------------------------------------------------------ flow calls
     def act(self, action: Action, *, then: Then | None = None, busy: str = "Checking…") -> None:

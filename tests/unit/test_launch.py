@@ -20,18 +20,21 @@ from kiosk.runtime import exit_on_failure
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        ([], (None, None)),
-        (["run"], (None, None)),
-        (["run", "--mode", "kiosk"], (None, "kiosk")),
-        (["run", "--mode=ssh"], (None, "ssh")),
-        (["--config", "c.toml"], ("c.toml", None)),
-        (["--config=c.toml", "run"], ("c.toml", None)),
+        ([], (None, None, False)),
+        (["run"], (None, None, False)),
+        (["run", "--mode", "kiosk"], (None, "kiosk", False)),
+        (["run", "--mode=ssh"], (None, "ssh", False)),
+        (["--config", "c.toml"], ("c.toml", None, False)),
+        (["--config=c.toml", "run"], ("c.toml", None, False)),
         (["--config", "/etc/kiosk/config.toml", "run", "--mode", "ssh"],
-         ("/etc/kiosk/config.toml", "ssh")),
+         ("/etc/kiosk/config.toml", "ssh", False)),
+        (["run", "--plain"], (None, None, True)),
+        (["run", "--mode", "ssh", "--plain"], (None, "ssh", True)),
+        (["--config", "c.toml", "run", "--plain", "--mode=kiosk"], ("c.toml", "kiosk", True)),
     ],
 )
 def test_plain_run_forms_take_the_fast_path(
-    argv: list[str], expected: tuple[str | None, str | None]
+    argv: list[str], expected: tuple[str | None, str | None, bool]
 ) -> None:
     assert parse_run_arguments(argv) == expected
 
@@ -48,6 +51,10 @@ def test_plain_run_forms_take_the_fast_path(
         ["run", "--mode", "--help"],
         ["run", "run"],
         ["run", "--mode", "ssh", "--mode", "kiosk"],
+        ["run", "--plain", "--plain"],
+        ["run", "--plain=yes"],
+        ["--plain", "run"],
+        ["run", "--plain", "--mode"],
         ["--config"],
         ["--config", "--help"],
         ["--config=-x", "run"],

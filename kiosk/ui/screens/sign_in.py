@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import ClassVar
 
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
@@ -18,7 +20,8 @@ class SignInScreen(StepScreen):
     STEP = Step.SIGN_IN
     STEP_TITLE = "Sign in"
     CAN_GO_BACK = False
-    HINT = "Tab: next field · Enter: continue"
+    HINT = "Tab: next field · Enter: continue · F2: plain text"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("f2", "plain_mode", show=False)]
 
     def compose_card(self) -> Iterator[Widget]:
         org = self.kiosk.organization
@@ -62,6 +65,10 @@ class SignInScreen(StepScreen):
             return
         address = email.value
         self.act(lambda flow: flow.submit_password(address, secret))
+
+    def action_plain_mode(self) -> None:
+        """F2: the same steps as plain lines and prompts (screen readers, braille displays)."""
+        self.kiosk.switch_to_plain()
 
     def after_refusal(self) -> None:
         self.query_one("#password", Input).value = ""
