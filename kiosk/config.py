@@ -15,8 +15,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from kiosk.errors import ConfigError
+from kiosk.i18n import LANGUAGES
 
 MODES = ("kiosk", "ssh")
+THEMES = ("default", "high-contrast")
 DIRECTORY_EMAIL_PLACEHOLDER = "{email}"
 
 
@@ -29,6 +31,8 @@ class KioskSettings:
     idle_timeout: int = 120
     signed_in_timeout: int = 15
     log_file: str = "kiosk.log"
+    language: str = "en"  # a key of kiosk.i18n.LANGUAGES; a person may choose another on Sign in
+    theme: str = "default"  # or "high-contrast" (THEMES)
 
 
 @dataclass(frozen=True)
@@ -221,6 +225,10 @@ def _validate(settings: Settings) -> None:
     k, s, a, w = settings.kiosk, settings.security, settings.argon2, settings.serve
     if k.mode not in MODES:
         raise ConfigError(f"kiosk.mode must be one of {', '.join(MODES)}")
+    if k.language not in LANGUAGES:
+        raise ConfigError(f"kiosk.language must be one of {', '.join(LANGUAGES)}")
+    if k.theme not in THEMES:
+        raise ConfigError(f"kiosk.theme must be one of {', '.join(THEMES)}")
     org = k.organization
     if not org.strip() or len(org) > 64 or ":" in org or not org.isprintable():
         # isprintable: the name is drawn on every screen and sent to authenticator apps.

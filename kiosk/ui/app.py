@@ -30,6 +30,7 @@ from textual.widgets import Input
 from kiosk.core.flow import AuthFlow
 from kiosk.core.steps import Step
 from kiosk.errors import KioskError, log, report_unexpected
+from kiosk.i18n import N_, current_language, localized, set_language
 from kiosk.ui.screens.base import StepScreen
 from kiosk.ui.widgets.status import IdleWarning
 
@@ -119,10 +120,15 @@ class FlowDone(Message):
 class FlowRefused(Message):
     """The flow said no with a message fit for the person (a `KioskError`)."""
 
-    def __init__(self, generation: int, message: str) -> None:
+    def __init__(self, generation: int, error: KioskError) -> None:
         super().__init__()
         self.generation = generation
-        self.message = message
+        self.error = error
+
+    @property
+    def message(self) -> str:
+        """The refusal in the person's language (shown on the main thread, at that moment)."""
+        return localized(self.error)
 
 
 class FlowCrashed(Message):
@@ -190,6 +196,10 @@ class KioskApp(App[Outcome]):
         self.source = source
         self.demo_hint = demo_hint
         self.organization = self.settings.kiosk.organization
+        # The configured language; a person may choose another on Sign in for their session.
+        self.language = getattr(self.settings.kiosk, "language", "en")
+        set_language(self.language)
+        self.theme_name = getattr(self.settings.kiosk, "theme", "default")
         self.crash_reference: str | None = None  # set when the calm error screen was shown
         # Textual prints an error it catches itself (e.g. while building a screen) as a traceback
         # with local variables, which may hold a password or a secret. Nothing of it may reach
@@ -303,6 +313,7 @@ class KioskApp(App[Outcome]):
         ends on the idle timeout): the kiosk never empties it there.
         """
         self._generation += 1
+        set_language(self.language)  # the person's language choice goes with them
         if self._clipboard_written and self.mode == "kiosk":
             self.copy_to_clipboard("")
         self.flow.reset()
@@ -321,6 +332,23 @@ class KioskApp(App[Outcome]):
             self.show_step()
 
     # ------------------------------------------------------------------ flow calls
+    def choose_language(self, language: str) -> None:
+        """The person's language for this session (Sign in's choice); the wipe undoes it."""
+        set_language(language)
+        self.note_activity()
+        email = ""
+        for field in self.screen.query(Input):
+            if field.id == "email":
+                email = field.value
+        self.show_step()
+        if email:
+            self.call_after_refresh(self._restore_email, email)
+
+    def _restore_email(self, email: str) -> None:
+        for field in self.screen.query(Input):
+            if field.id == "email" and not field.value:
+                field.value = email
+
     def act(self, action: Action, *, then: Then | None = None, busy: str = "Checking…") -> None:
         """Run `action(flow)` in a worker with a visible busy state; ignored while one runs."""
         if self._busy:
@@ -339,7 +367,7 @@ class KioskApp(App[Outcome]):
         try:
             result = action(flow)
         except KioskError as exc:
-            self.post_message(FlowRefused(generation, str(exc)))
+            self.post_message(FlowRefused(generation, exc))
         except Exception as exc:  # noqa: BLE001 - shown as the calm error screen
             self.post_message(FlowCrashed(generation, exc))
         else:
@@ -415,6 +443,8 @@ class KioskApp(App[Outcome]):
         """An untouched Sign in: no person's data on screen, in the flow or in the clipboard."""
         if self.flow.step != Step.SIGN_IN or self._busy or self._clipboard_written:
             return False
+        if current_language() != self.language:  # a language chosen and left behind
+            return False
         if len(self.screen_stack) > 1:  # a dialog is open
             return False
         return not any(field.value for field in self.screen.query(Input))
@@ -434,7 +464,11 @@ class KioskApp(App[Outcome]):
             return
         window = min(IDLE_WARNING_SECONDS, self.idle_timeout / 2)
         if remaining <= window:
-            ends = "This session ends" if self.mode == "ssh" else "This screen clears"
+            ends = (
+                N_("Still there? This session ends in {seconds} s — press any key to stay.")
+                if self.mode == "ssh"
+                else N_("Still there? This screen clears in {seconds} s — press any key to stay.")
+            )
             for warning in self.screen.query(IdleWarning):
                 warning.show_remaining(max(1, round(remaining)), ends=ends)
                 self._idle_warning_shown = True
