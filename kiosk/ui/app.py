@@ -22,9 +22,11 @@ from rich.console import Console
 from textual import events, work
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Offset, Size
 from textual.message import Message
 from textual.screen import Screen
+from textual.theme import Theme
+from textual.widget import Widget
 from textual.widgets import Input
 
 from kiosk.core.flow import AuthFlow
@@ -152,6 +154,39 @@ class Outcome:
     clipboard_left: bool = False
 
 
+# `[kiosk] theme = "high-contrast"`: white on black, yellow header, pure colours only, so a
+# 16-colour terminal (TERM=xterm) shows them exactly; focus is drawn by shape (heavy borders,
+# reverse video) in styles/kiosk.tcss, under the app class `-high-contrast`.
+HIGH_CONTRAST_THEME = Theme(
+    name="kiosk-high-contrast",
+    primary="#ffff00",
+    secondary="#00ffff",
+    accent="#ffffff",
+    warning="#ffff00",
+    error="#ff0000",
+    success="#00ff00",
+    foreground="#ffffff",
+    background="#000000",
+    surface="#000000",
+    panel="#000000",
+    boost="#000000",
+    dark=True,
+    luminosity_spread=0.0,
+    text_alpha=1.0,
+    variables={
+        "button-focus-text-style": "bold reverse",
+        "block-cursor-text-style": "bold reverse",
+        "block-cursor-blurred-text-style": "none",
+        "input-cursor-text-style": "reverse",
+        "border": "#ffffff",
+        "border-blurred": "#ffffff",
+        "text-muted": "#ffffff",
+        "footer-key-foreground": "#ffff00",
+    },
+)
+# Show the terminal's own cursor (Textual hides it): a magnifier or braille display follows it.
+SHOW_CURSOR = "\x1b[?25h"
+
 # OSC 52 with an empty payload: the terminal's clipboard is emptied.
 CLEAR_CLIPBOARD = "\x1b]52;c;\x07"
 
@@ -200,6 +235,10 @@ class KioskApp(App[Outcome]):
         self.language = getattr(self.settings.kiosk, "language", "en")
         set_language(self.language)
         self.theme_name = getattr(self.settings.kiosk, "theme", "default")
+        if self.theme_name == "high-contrast":
+            self.register_theme(HIGH_CONTRAST_THEME)
+            self.theme = HIGH_CONTRAST_THEME.name
+            self.add_class("-high-contrast")
         self.crash_reference: str | None = None  # set when the calm error screen was shown
         # Textual prints an error it catches itself (e.g. while building a screen) as a traceback
         # with local variables, which may hold a password or a secret. Nothing of it may reach
@@ -228,6 +267,8 @@ class KioskApp(App[Outcome]):
         return screen
 
     def on_mount(self) -> None:
+        if self.theme_name == "high-contrast" and self._driver is not None:
+            self._driver.write(SHOW_CURSOR)
         self.set_interval(self.idle_check_interval, self.check_idle_timeout)
         if self._after_first_paint is not None:
             self.call_after_refresh(self._after_first_paint)
@@ -427,6 +468,36 @@ class KioskApp(App[Outcome]):
         before = self.flow.step
         if self.flow.back() != before:
             self.show_step()
+
+    # ------------------------------------------------------------------ the terminal cursor
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """The terminal's cursor goes to the focused widget (Textual moves it only for a field
+        being edited), so screen magnifiers and braille displays follow the focus."""
+        self.place_cursor()
+        # At a screen's first focus the layout is not done yet: place it again once it is.
+        self.call_after_refresh(self.place_cursor, repaint=True)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.call_after_refresh(self.place_cursor, repaint=True)
+
+    def cursor_target(self, widget: Widget) -> Offset | None:
+        """Where the cursor belongs for a focused `widget`: a field's own caret, otherwise the
+        first cell of its content (a button's label, a tick box)."""
+        if isinstance(widget, Input):
+            return widget.cursor_screen_offset
+        region = widget.content_region
+        return None if region.area == 0 else region.offset
+
+    def place_cursor(self, repaint: bool = False) -> None:
+        focused = self.focused
+        if focused is None or not focused.is_mounted:
+            return
+        target = self.cursor_target(focused)
+        if target is None or target == self.cursor_position:
+            return
+        self.cursor_position = target
+        if repaint:  # the cursor moves with the next frame written: ask for one
+            focused.refresh()
 
     # ------------------------------------------------------------------ idle
     def note_activity(self) -> None:

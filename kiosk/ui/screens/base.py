@@ -66,7 +66,12 @@ class StepScreen(Screen[None]):
         # Staff who guide in English still find the vendor's English title beside the translation.
         english = self.STEP_TITLE if current_language() != "en" else ""
         yield StepHeader(
-            self.kiosk.organization, _(self.STEP_TITLE), progress, hint=hint, english_title=english
+            self.kiosk.organization,
+            _(self.STEP_TITLE),
+            progress,
+            hint=hint,
+            english_title=english,
+            width=self.app.size.width - 2,  # the header's padding: 0 1
         )
         yield from self.compose_body()
         yield IdleWarning()

@@ -34,6 +34,7 @@ class StepHeader(Static):
         *,
         hint: str = "",
         english_title: str = "",
+        width: int | None = None,
         id: str | None = "step-header",  # noqa: A002 - Textual's own parameter name
     ) -> None:
         self.organization = organization
@@ -43,7 +44,9 @@ class StepHeader(Static):
         self.show_english = bool(self.english_title)
         self.progress = progress
         self.hint = hint
-        self.right_text = self.progress_text
+        # Fitted to the window from the first frame (a long translated title must not wrap
+        # the header until the first resize event); `on_resize` keeps it fitted.
+        self.right_text = self.progress_text if width is None else self.right_text_for(width)
         super().__init__(self._build(), id=id)
 
     @property
@@ -61,17 +64,23 @@ class StepHeader(Static):
         return parts
 
     def right_text_for(self, width: int) -> str:
-        """The longest right-hand side that leaves the title whole on a line `width` wide."""
+        """The longest right-hand side that leaves the title whole on a line `width` wide.
+
+        Sets `show_english`: the English title (after a translated one) stays while at least
+        "3/6" still fits beside it; it gives way before the step's number does.
+        """
         parts = self._right_parts()
         options = [SEPARATOR.join(parts[:count]) for count in range(len(parts), 0, -1)]
         if self.progress is not None:
             options.append("{}/{}".format(*self.progress))
         left = cell_len(self.organization) + cell_len(TITLE_JOIN) + cell_len(self.title)
         if self.english_title:
-            # The English title gives way before "3/6" does, and before the title would wrap.
-            self.show_english = left + self._english_cells <= width - MIN_GAP - 3
-            if self.show_english:
-                left += self._english_cells
+            with_english = left + self._english_cells
+            for option in options or [""]:
+                if with_english + MIN_GAP + cell_len(option) <= width:
+                    self.show_english = True
+                    return option
+            self.show_english = False
         for option in options:
             if left + MIN_GAP + cell_len(option) <= width:
                 return option
