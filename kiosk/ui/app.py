@@ -489,6 +489,8 @@ class KioskApp(App[Outcome]):
         return None if region.area == 0 else region.offset
 
     def place_cursor(self, repaint: bool = False) -> None:
+        if not self.screen_stack:  # between screens (a switch, the app's end): nothing to follow
+            return
         focused = self.focused
         if focused is None or not focused.is_mounted:
             return

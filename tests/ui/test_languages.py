@@ -28,12 +28,6 @@ def header(app: KioskApp) -> StepHeader:
     return app.screen.query_one(StepHeader)
 
 
-@pytest.fixture(autouse=True)
-def _english_after() -> Any:
-    yield
-    set_language("en")  # the language is the process's: leave it as other tests expect
-
-
 def test_the_configured_language_is_the_first_screen_s(
     service_with: Callable[..., Any],
 ) -> None:
