@@ -15,9 +15,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from kiosk.errors import ConfigError
+from kiosk.i18n import LANGUAGES
 
 MODES = ("kiosk", "ssh")
 INTERFACES = ("full", "plain")  # full-screen, or plain lines (screen readers, serial consoles)
+THEMES = ("default", "high-contrast")
 DIRECTORY_EMAIL_PLACEHOLDER = "{email}"
 
 
@@ -31,6 +33,8 @@ class KioskSettings:
     idle_timeout: int = 120
     signed_in_timeout: int = 15
     log_file: str = "kiosk.log"
+    language: str = "en"  # a key of kiosk.i18n.LANGUAGES; a person may choose another on Sign in
+    theme: str = "default"  # or "high-contrast" (THEMES)
 
 
 @dataclass(frozen=True)
@@ -225,6 +229,10 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"kiosk.mode must be one of {', '.join(MODES)}")
     if k.interface not in INTERFACES:
         raise ConfigError(f"kiosk.interface must be one of {', '.join(INTERFACES)}")
+    if k.language not in LANGUAGES:
+        raise ConfigError(f"kiosk.language must be one of {', '.join(LANGUAGES)}")
+    if k.theme not in THEMES:
+        raise ConfigError(f"kiosk.theme must be one of {', '.join(THEMES)}")
     org = k.organization
     if not org.strip() or len(org) > 64 or ":" in org or not org.isprintable():
         # isprintable: the name is drawn on every screen and sent to authenticator apps.

@@ -8,16 +8,50 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
+
+from kiosk.i18n import N_
 
 log = logging.getLogger("kiosk")
 
 
-class KioskError(Exception):
-    """Base class: `str(error)` is one line fit for a person or an admin."""
+# What people read, marked for the catalogs (kiosk/locale) and translated where shown.
+SIGN_IN_REFUSED_MESSAGE = N_("That email and password don't match an account. Please try again.")
+# {time} is the lock's end as hours and minutes, formatted for the language (UTC).
+LOCKED_TEMPLATE = N_(
+    "Too many failed attempts. For your security, try again after {time} UTC, "
+    "or ask IT to unlock your account."
+)
+ATTEMPTS_IN_FLIGHT_MESSAGE = N_(
+    "Too many sign-in attempts for this account are being checked right now. "
+    "Wait a minute, then try again."
+)
+NOT_SAVED_MESSAGE = N_("Please confirm that you have securely saved your recovery code.")
+DIRECTORY_UNAVAILABLE_MESSAGE = N_(
+    "The sign-in service can't be reached; try again shortly or ask IT staff."
+)
 
-    def __init__(self, message: str) -> None:
+
+class KioskError(Exception):
+    """Base class: `str(error)` is one line fit for a person or an admin (in English).
+
+    A message with values is a whole sentence with named placeholders: `template` (marked with
+    `N_`, `{name}` placeholders) and `params`, so a front end shows it in the person's language
+    as `_(template).format(**params)` (times formatted for that language first). Without a
+    template the message itself is the catalog's message id.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        template: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
+        self.template = template if template is not None else message
+        self.params: dict[str, Any] = dict(params or {})
 
     def __str__(self) -> str:
         return self.message
@@ -59,14 +93,14 @@ class NoAuthenticatorError(KioskError):
     """`kiosk verify`: the same refusal for an unknown email and an account without an app."""
 
     def __init__(self) -> None:
-        super().__init__("no account with an authenticator app for that email")
+        super().__init__("no account with an authenticator app for that email")  # admin CLI
 
 
 class AuthenticationFailed(KioskError):
     """Wrong email or password. One message for every cause, so it tells an attacker nothing."""
 
     def __init__(self) -> None:
-        super().__init__("That email and password don't match an account. Please try again.")
+        super().__init__(SIGN_IN_REFUSED_MESSAGE)
 
 
 class AccountLockedError(KioskError):
@@ -74,10 +108,11 @@ class AccountLockedError(KioskError):
 
     def __init__(self, locked_until: datetime) -> None:
         self.locked_until = locked_until
-        when = locked_until.strftime("%H:%M UTC")
+        when = locked_until.strftime("%H:%M")
         super().__init__(
-            f"Too many failed attempts. For your security, try again after {when}, "
-            "or ask IT to unlock your account."
+            LOCKED_TEMPLATE.format(time=when),
+            template=LOCKED_TEMPLATE,
+            params={"time": locked_until},
         )
 
 
@@ -85,10 +120,7 @@ class AttemptsInFlightError(KioskError):
     """As many attempts as the lock allows are being checked right now for this email."""
 
     def __init__(self) -> None:
-        super().__init__(
-            "Too many sign-in attempts for this account are being checked right now. "
-            "Wait a minute, then try again."
-        )
+        super().__init__(ATTEMPTS_IN_FLIGHT_MESSAGE)
 
 
 class InvalidCodeError(KioskError):
@@ -107,7 +139,7 @@ class RecoveryCodeNotSavedError(FlowError):
     """Finishing enrollment without confirming the recovery code was saved."""
 
     def __init__(self) -> None:
-        super().__init__("Please confirm that you have securely saved your recovery code.")
+        super().__init__(NOT_SAVED_MESSAGE)
 
 
 class ConcurrentChangeError(KioskError):
@@ -136,9 +168,7 @@ class DirectoryUnavailable(KioskError):
     """
 
     def __init__(self, reason: str, step: str = "") -> None:
-        super().__init__(
-            "The sign-in service can't be reached; try again shortly or ask IT staff."
-        )
+        super().__init__(DIRECTORY_UNAVAILABLE_MESSAGE)
         self.reason = reason
         self.step = step
 

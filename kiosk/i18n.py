@@ -13,7 +13,9 @@ Catalogs: `kiosk/locale/<lang>/LC_MESSAGES/kiosk.po`, extracted and compiled wit
 from __future__ import annotations
 
 import gettext as _gettext
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 DOMAIN = "kiosk"
 LOCALE_DIR = Path(__file__).with_name("locale")
@@ -57,3 +59,26 @@ def ngettext(singular: str, plural: str, count: int) -> str:
 def N_(message: str) -> str:
     """Mark `message` for extraction without translating it here (translated when shown)."""
     return message
+
+
+def format_time(moment: datetime) -> str:
+    """Hours and minutes of `moment` (UTC) as the current language writes them (Babel)."""
+    from babel.dates import format_time as babel_format_time
+
+    return str(babel_format_time(moment, format="short", tzinfo=UTC, locale=_current))
+
+
+def localized(error: Exception) -> str:
+    """What a `KioskError` says in the current language: its template translated, then its
+    params (times and numbers formatted for the language) put in. English text otherwise."""
+    template = getattr(error, "template", None)
+    if not template:
+        return str(error)
+    params: dict[str, Any] = {}
+    for name, value in getattr(error, "params", {}).items():
+        params[name] = format_time(value) if isinstance(value, datetime) else value
+    text = _(template)
+    try:
+        return text.format(**params)
+    except (KeyError, IndexError, ValueError):  # a broken translation: the English sentence
+        return str(error)

@@ -33,13 +33,14 @@ from kiosk.errors import (
     InvalidRecoveryCodeError,
     NoAuthenticatorError,
 )
+from kiosk.i18n import N_
 from kiosk.limits import MAX_PASSWORD_LENGTH
 from kiosk.store.database import storage_errors, write_transaction
 from kiosk.store.models import Account, Credential, RecoveryCode
 
 log = logging.getLogger("kiosk.factors")
 
-ACCOUNT_CHANGED_MESSAGE = (
+ACCOUNT_CHANGED_MESSAGE = N_(
     "This account's sign-in settings were changed from another terminal or by IT. "
     "Nothing was saved here; please sign in again."
 )
@@ -358,7 +359,7 @@ class FactorChecks:
         )
         if drift is None:
             raise InvalidCodeError(totp.WRONG_CODE_MESSAGE)
-        raise InvalidCodeError(totp.clock_drift_message(drift))
+        raise InvalidCodeError(totp.clock_drift_message(drift), **totp.clock_drift_template(drift))
 
     # ------------------------------------------------------------------ recovery code
     def check_recovery_code(self, account: AccountRef, raw_code: str, *, source: str) -> int:

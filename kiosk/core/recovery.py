@@ -8,6 +8,7 @@ I/L as 1, so a code copied by hand still works.
 from __future__ import annotations
 
 from kiosk.errors import InvalidRecoveryCodeError
+from kiosk.i18n import N_
 
 CROCKFORD_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 GROUPS = 5
@@ -17,8 +18,10 @@ MAX_INPUT = 200
 
 _READ_AS = {"O": "0", "I": "1", "L": "1"}
 
-BAD_FORM_MESSAGE = "A recovery code has 25 letters and digits, like XXXXX-XXXXX-XXXXX-XXXXX-XXXXX."
-WRONG_CODE_MESSAGE = "That recovery code isn't valid, or it has already been used."
+BAD_FORM_MESSAGE = N_(
+    "A recovery code has 25 letters and digits, like XXXXX-XXXXX-XXXXX-XXXXX-XXXXX."
+)
+WRONG_CODE_MESSAGE = N_("That recovery code isn't valid, or it has already been used.")
 
 
 def generate() -> str:

@@ -13,10 +13,12 @@ import re
 import secrets
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pyotp
 
 from kiosk.errors import InvalidCodeError
+from kiosk.i18n import N_
 from kiosk.limits import CODE_DIGITS, ENTER_CODE_DIGITS_MESSAGE, MAX_CODE_INPUT
 
 SECRET_BYTES = 20  # 160 bits, RFC 4226 R6
@@ -27,11 +29,11 @@ _CODE_RE = re.compile(f"[0-9]{{{CODE_DIGITS}}}")
 
 Clock = Callable[[], float]
 
-REPLAYED_CODE_MESSAGE = (
+REPLAYED_CODE_MESSAGE = N_(
     "That code was already used. Wait for the next code in your app and enter it."
 )
 
-WRONG_CODE_MESSAGE = (
+WRONG_CODE_MESSAGE = N_(
     "That code didn't work. Enter the current code from your authenticator app. "
     "If it keeps failing, check that your phone's time is set automatically."
 )
@@ -105,15 +107,37 @@ def drift_steps(
     return found
 
 
+# Whole sentences per direction and number (1 minute, or more: the drift is never under one),
+# so each language words them its own way.
+_DRIFT_BEHIND = (
+    N_("Your phone's clock looks about {count} minute behind. Turn on automatic date and time "
+       "on your phone, then enter the new code."),
+    N_("Your phone's clock looks about {count} minutes behind. Turn on automatic date and time "
+       "on your phone, then enter the new code."),
+)
+_DRIFT_AHEAD = (
+    N_("Your phone's clock looks about {count} minute ahead. Turn on automatic date and time "
+       "on your phone, then enter the new code."),
+    N_("Your phone's clock looks about {count} minutes ahead. Turn on automatic date and time "
+       "on your phone, then enter the new code."),
+)
+
+
+def _drift_minutes(steps: int) -> int:
+    return max(1, int(abs(steps) * PERIOD / 60 + 0.5))
+
+
+def clock_drift_template(steps: int) -> dict[str, Any]:
+    """The clock-drift message as `KioskError` keyword arguments (template and params)."""
+    minutes = _drift_minutes(steps)
+    singular, plural = _DRIFT_BEHIND if steps < 0 else _DRIFT_AHEAD
+    return {"template": singular if minutes == 1 else plural, "params": {"count": minutes}}
+
+
 def clock_drift_message(steps: int) -> str:
     """Plain words for a phone clock `steps` time steps off (rounded to whole minutes)."""
-    minutes = max(1, int(abs(steps) * PERIOD / 60 + 0.5))
-    direction = "behind" if steps < 0 else "ahead"
-    unit = "minute" if minutes == 1 else "minutes"
-    return (
-        f"Your phone's clock looks about {minutes} {unit} {direction}. Turn on automatic date "
-        "and time on your phone, then enter the new code."
-    )
+    parts = clock_drift_template(steps)
+    return str(parts["template"]).format(**parts["params"])
 
 
 def matching_step(secret: str, code: str, *, window: int, clock: Clock = time.time) -> int | None:

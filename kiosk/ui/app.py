@@ -22,14 +22,17 @@ from rich.console import Console
 from textual import events, work
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Offset, Size
 from textual.message import Message
 from textual.screen import Screen
+from textual.theme import Theme
+from textual.widget import Widget
 from textual.widgets import Input
 
 from kiosk.core.flow import AuthFlow
 from kiosk.core.steps import Step
 from kiosk.errors import KioskError, log, new_reference, report_unexpected
+from kiosk.i18n import N_, current_language, localized, set_language
 from kiosk.ui.screens.base import StepScreen
 from kiosk.ui.widgets.status import IdleWarning
 
@@ -119,10 +122,15 @@ class FlowDone(Message):
 class FlowRefused(Message):
     """The flow said no with a message fit for the person (a `KioskError`)."""
 
-    def __init__(self, generation: int, message: str) -> None:
+    def __init__(self, generation: int, error: KioskError) -> None:
         super().__init__()
         self.generation = generation
-        self.message = message
+        self.error = error
+
+    @property
+    def message(self) -> str:
+        """The refusal in the person's language (shown on the main thread, at that moment)."""
+        return localized(self.error)
 
 
 class FlowCrashed(Message):
@@ -146,6 +154,39 @@ class Outcome:
     clipboard_left: bool = False
     switch_to_plain: bool = False  # F2 on Sign in: run plain mode (kiosk/plain) in this terminal
 
+
+# `[kiosk] theme = "high-contrast"`: white on black, yellow header, pure colours only, so a
+# 16-colour terminal (TERM=xterm) shows them exactly; focus is drawn by shape (heavy borders,
+# reverse video) in styles/kiosk.tcss, under the app class `-high-contrast`.
+HIGH_CONTRAST_THEME = Theme(
+    name="kiosk-high-contrast",
+    primary="#ffff00",
+    secondary="#00ffff",
+    accent="#ffffff",
+    warning="#ffff00",
+    error="#ff0000",
+    success="#00ff00",
+    foreground="#ffffff",
+    background="#000000",
+    surface="#000000",
+    panel="#000000",
+    boost="#000000",
+    dark=True,
+    luminosity_spread=0.0,
+    text_alpha=1.0,
+    variables={
+        "button-focus-text-style": "bold reverse",
+        "block-cursor-text-style": "bold reverse",
+        "block-cursor-blurred-text-style": "none",
+        "input-cursor-text-style": "reverse",
+        "border": "#ffffff",
+        "border-blurred": "#ffffff",
+        "text-muted": "#ffffff",
+        "footer-key-foreground": "#ffff00",
+    },
+)
+# Show the terminal's own cursor (Textual hides it): a magnifier or braille display follows it.
+SHOW_CURSOR = "\x1b[?25h"
 
 # OSC 52 with an empty payload: the terminal's clipboard is emptied.
 CLEAR_CLIPBOARD = "\x1b]52;c;\x07"
@@ -191,6 +232,14 @@ class KioskApp(App[Outcome]):
         self.source = source
         self.demo_hint = demo_hint
         self.organization = self.settings.kiosk.organization
+        # The configured language; a person may choose another on Sign in for their session.
+        self.language = getattr(self.settings.kiosk, "language", "en")
+        set_language(self.language)
+        self.theme_name = getattr(self.settings.kiosk, "theme", "default")
+        if self.theme_name == "high-contrast":
+            self.register_theme(HIGH_CONTRAST_THEME)
+            self.theme = HIGH_CONTRAST_THEME.name
+            self.add_class("-high-contrast")
         self.crash_reference: str | None = None  # set when the calm error screen was shown
         # Textual prints an error it catches itself (e.g. while building a screen) as a traceback
         # with local variables, which may hold a password or a secret. Nothing of it may reach
@@ -219,6 +268,8 @@ class KioskApp(App[Outcome]):
         return screen
 
     def on_mount(self) -> None:
+        if self.theme_name == "high-contrast" and self._driver is not None:
+            self._driver.write(SHOW_CURSOR)
         self.set_interval(self.idle_check_interval, self.check_idle_timeout)
         if self._after_first_paint is not None:
             self.call_after_refresh(self._after_first_paint)
@@ -304,6 +355,7 @@ class KioskApp(App[Outcome]):
         ends on the idle timeout): the kiosk never empties it there.
         """
         self._generation += 1
+        set_language(self.language)  # the person's language choice goes with them
         if self._clipboard_written and self.mode == "kiosk":
             self.copy_to_clipboard("")
         self.flow.reset()
@@ -328,6 +380,23 @@ class KioskApp(App[Outcome]):
             self.exit(Outcome(switch_to_plain=True))
 
     # ------------------------------------------------------------------ flow calls
+    def choose_language(self, language: str) -> None:
+        """The person's language for this session (Sign in's choice); the wipe undoes it."""
+        set_language(language)
+        self.note_activity()
+        email = ""
+        for field in self.screen.query(Input):
+            if field.id == "email":
+                email = field.value
+        self.show_step()
+        if email:
+            self.call_after_refresh(self._restore_email, email)
+
+    def _restore_email(self, email: str) -> None:
+        for field in self.screen.query(Input):
+            if field.id == "email" and not field.value:
+                field.value = email
+
     def act(self, action: Action, *, then: Then | None = None, busy: str = "Checking…") -> None:
         """Run `action(flow)` in a worker with a visible busy state; ignored while one runs."""
         if self._busy:
@@ -346,7 +415,7 @@ class KioskApp(App[Outcome]):
         try:
             result = action(flow)
         except KioskError as exc:
-            self.post_message(FlowRefused(generation, str(exc)))
+            self.post_message(FlowRefused(generation, exc))
         except Exception as exc:  # noqa: BLE001 - shown as the calm error screen
             self.post_message(FlowCrashed(generation, exc))
         else:
@@ -407,6 +476,38 @@ class KioskApp(App[Outcome]):
         if self.flow.back() != before:
             self.show_step()
 
+    # ------------------------------------------------------------------ the terminal cursor
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """The terminal's cursor goes to the focused widget (Textual moves it only for a field
+        being edited), so screen magnifiers and braille displays follow the focus."""
+        self.place_cursor()
+        # At a screen's first focus the layout is not done yet: place it again once it is.
+        self.call_after_refresh(self.place_cursor, repaint=True)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.call_after_refresh(self.place_cursor, repaint=True)
+
+    def cursor_target(self, widget: Widget) -> Offset | None:
+        """Where the cursor belongs for a focused `widget`: a field's own caret, otherwise the
+        first cell of its content (a button's label, a tick box)."""
+        if isinstance(widget, Input):
+            return widget.cursor_screen_offset
+        region = widget.content_region
+        return None if region.area == 0 else region.offset
+
+    def place_cursor(self, repaint: bool = False) -> None:
+        if not self.screen_stack:  # between screens (a switch, the app's end): nothing to follow
+            return
+        focused = self.focused
+        if focused is None or not focused.is_mounted:
+            return
+        target = self.cursor_target(focused)
+        if target is None or target == self.cursor_position:
+            return
+        self.cursor_position = target
+        if repaint:  # the cursor moves with the next frame written: ask for one
+            focused.refresh()
+
     # ------------------------------------------------------------------ idle
     def note_activity(self) -> None:
         """Someone is here. Runs for every key: the screen is searched only when a warning
@@ -421,6 +522,8 @@ class KioskApp(App[Outcome]):
     def has_nothing_to_wipe(self) -> bool:
         """An untouched Sign in: no person's data on screen, in the flow or in the clipboard."""
         if self.flow.step != Step.SIGN_IN or self._busy or self._clipboard_written:
+            return False
+        if current_language() != self.language:  # a language chosen and left behind
             return False
         if len(self.screen_stack) > 1:  # a dialog is open
             return False
@@ -441,7 +544,11 @@ class KioskApp(App[Outcome]):
             return
         window = min(IDLE_WARNING_SECONDS, self.idle_timeout / 2)
         if remaining <= window:
-            ends = "This session ends" if self.mode == "ssh" else "This screen clears"
+            ends = (
+                N_("Still there? This session ends in {seconds} s — press any key to stay.")
+                if self.mode == "ssh"
+                else N_("Still there? This screen clears in {seconds} s — press any key to stay.")
+            )
             for warning in self.screen.query(IdleWarning):
                 warning.show_remaining(max(1, round(remaining)), ends=ends)
                 self._idle_warning_shown = True

@@ -35,6 +35,8 @@ def installed_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     names = zipfile.ZipFile(wheel).namelist()
     assert "kiosk/styles/kiosk.tcss" in names
     assert "kiosk/serve_page/app_index.html" in names  # the `kiosk serve` page
+    for language in ("es", "fr"):  # the compiled catalogs (kiosk/i18n.py)
+        assert f"kiosk/locale/{language}/LC_MESSAGES/kiosk.mo" in names
     target = root / "site"
     install = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(target),
@@ -75,3 +77,20 @@ def test_the_installed_kiosk_shows_sign_in_in_a_terminal(
         assert "Sign in" in term.screen_text()
         term.send("\x03")  # ctrl+c ends an ssh-mode session
         assert term.wait_for_exit(SCREEN_TIMEOUT) == 0
+
+
+def test_the_installed_kiosk_speaks_every_language_from_the_wheel(
+    installed_wheel: Path, tmp_path: Path
+) -> None:
+    probe = subprocess.run(
+        [sys.executable, "-c",
+         "import kiosk.i18n as i\n"
+         "for code in ('es', 'fr'):\n"
+         "    i.set_language(code); print(i._('Continue'))\n"
+         "print(i.LOCALE_DIR)"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path, env=_env(installed_wheel),
+    )
+    assert probe.returncode == 0, probe.stderr
+    spanish, french, locale_dir = probe.stdout.splitlines()
+    assert (spanish, french) == ("Continuar", "Continuer")
+    assert Path(locale_dir).is_relative_to(installed_wheel)

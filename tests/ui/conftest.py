@@ -22,6 +22,7 @@ from textual.widgets import Input
 from kiosk.config import Settings
 from kiosk.core.flow import AuthFlow, Method
 from kiosk.core.service import KioskService
+from kiosk.i18n import set_language
 from kiosk.ui.app import KioskApp
 
 EMAIL = "pat.lee@example.com"
@@ -99,6 +100,15 @@ def enroll(service: KioskService, email: str = EMAIL, password: str = PASSWORD) 
     code = flow.verify_setup_code(current_code(pending.secret))
     flow.finish_enrollment(saved=True)
     return Enrolled(email=email, secret=pending.secret, recovery_code=code)
+
+
+@pytest.fixture(autouse=True)
+def _english_between_tests() -> Iterator[None]:
+    """The language is the process's (one person per kiosk process): an app started in another
+    language must not leave widgets of the next test speaking it."""
+    set_language("en")
+    yield
+    set_language("en")
 
 
 @pytest.fixture

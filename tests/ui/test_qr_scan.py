@@ -259,3 +259,41 @@ def test_helper_reads_a_pyte_screen() -> None:
     screen = pyte.Screen(80, 40)
     pyte.Stream(screen).feed("".join(out))
     assert decode_cells(cells_from_pyte(screen), default_fg="#ffffff", default_bg="#000000") == data
+
+
+# The kiosk's own Secure your Account screen, in every language, at the size it must fit: the
+# translated instructions beside the code must leave it whole and scannable.
+SCAN_WORDS = {"en": "scan this code", "es": "Escanee este código", "fr": "Scannez ce code"}
+
+
+@pytest.mark.parametrize("language", sorted(SCAN_WORDS))
+def test_secure_your_account_scans_at_80x24_in_every_language(
+    language: str, service_with: Callable[..., Any]
+) -> None:
+    from kiosk.i18n import LANGUAGES
+    from tests.ui.conftest import make_app, settle, sign_in
+
+    assert set(SCAN_WORDS) == set(LANGUAGES)
+    service = service_with(language=language)
+
+    async def walk() -> dict[str, Any]:
+        app = make_app(service)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await sign_in(pilot)
+            for _ in range(2):  # Set Up Now, then Authenticator App
+                await pilot.press("enter")
+                await settle(pilot)
+            pending = app.flow.pending_secret
+            assert pending is not None
+            cells = textual_cells(app)
+            return {
+                "decoded": decode_cells(cells),
+                "uri": pending.uri,
+                "found": find_qr(cells),
+                "words": words_on_screen(app),
+            }
+
+    result = asyncio.run(walk())
+    assert result["decoded"] == result["uri"]
+    assert result["found"].min_quiet_zone >= 2
+    assert SCAN_WORDS[language] in result["words"], "the translated instructions are shown"

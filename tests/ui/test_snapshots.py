@@ -152,3 +152,53 @@ def test_screen_snapshot(
         await still(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+# The screens the issue names, in every language (at 80×24, the size they must fit), and in the
+# high-contrast theme. The language and the theme come from [kiosk] as a deployment sets them.
+LOCALISED = ["sign_in", "secure_account", "save_recovery_code"]
+
+
+def _fixed_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(totp, "new_secret", lambda: FIXED_SECRET)
+    monkeypatch.setattr(recovery, "generate", lambda: FIXED_RECOVERY)
+
+
+def _snapshot(app: Any, screen: str, snap_compare: Any) -> bool:
+    walk, _ = SCREENS[screen]
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await walk(pilot)
+        await still(pilot)
+
+    return bool(snap_compare(app, terminal_size=(80, 24), run_before=run_before))
+
+
+@pytest.mark.parametrize("language", ["es", "fr"])
+@pytest.mark.parametrize("screen", LOCALISED)
+def test_localised_snapshot(
+    screen: str,
+    language: str,
+    service_with: Callable[..., KioskService],
+    monkeypatch: pytest.MonkeyPatch,
+    snap_compare: Any,
+) -> None:
+    _fixed_secrets(monkeypatch)
+    service = service_with(language=language)
+    app = make_app(service, demo_hint=DEMO_HINT if screen == "sign_in" else None)
+    assert _snapshot(app, screen, snap_compare)
+
+
+@pytest.mark.parametrize("screen", [*LOCALISED, "enter_code_wrong"])
+def test_high_contrast_snapshot(
+    screen: str,
+    service_with: Callable[..., KioskService],
+    monkeypatch: pytest.MonkeyPatch,
+    snap_compare: Any,
+) -> None:
+    _fixed_secrets(monkeypatch)
+    service = service_with(theme="high-contrast")
+    if SCREENS[screen][1]:
+        enroll(service)
+    app = make_app(service, demo_hint=DEMO_HINT if screen == "sign_in" else None)
+    assert _snapshot(app, screen, snap_compare)

@@ -15,6 +15,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input
 
 from kiosk.core.steps import Step
+from kiosk.i18n import N_, _, current_language
 from kiosk.ui.widgets.header import StepHeader
 from kiosk.ui.widgets.status import IdleWarning, StatusLine
 
@@ -43,9 +44,9 @@ class StepScreen(Screen[None]):
     """A screen built from the flow's state when it is shown; subclasses fill `compose_card`."""
 
     STEP: ClassVar[Step | None] = None
-    STEP_TITLE: ClassVar[str] = ""
+    STEP_TITLE: ClassVar[str] = ""  # English, marked with N_(); shown translated
     CAN_GO_BACK: ClassVar[bool] = True
-    HINT: ClassVar[str] = ""
+    HINT: ClassVar[str] = ""  # marked with N_(); shown translated
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "go_back", "Back", show=False),
     ]
@@ -60,9 +61,18 @@ class StepScreen(Screen[None]):
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
-        hint = self.HINT or ("Esc: back" if self.CAN_GO_BACK else "")
+        hint = _(self.HINT) if self.HINT else (_("Esc: back") if self.CAN_GO_BACK else "")
         progress = self.kiosk.flow.progress() if self.STEP is not None else None
-        yield StepHeader(self.kiosk.organization, self.STEP_TITLE, progress, hint=hint)
+        # Staff who guide in English still find the vendor's English title beside the translation.
+        english = self.STEP_TITLE if current_language() != "en" else ""
+        yield StepHeader(
+            self.kiosk.organization,
+            _(self.STEP_TITLE),
+            progress,
+            hint=hint,
+            english_title=english,
+            width=self.app.size.width - 2,  # the header's padding: 0 1
+        )
         yield from self.compose_body()
         yield IdleWarning()
 
@@ -153,9 +163,9 @@ class StepScreen(Screen[None]):
     def submit(self) -> None:
         """The screen's primary action (Continue)."""
 
-    def act(self, action: Any, *, then: Any = None, busy: str = "Checking…") -> None:
+    def act(self, action: Any, *, then: Any = None, busy: str = N_("Checking…")) -> None:
         self.status.reset()
-        self.kiosk.act(action, then=then, busy=busy)
+        self.kiosk.act(action, then=then, busy=_(busy))
 
 
 class KioskModal(ModalScreen[None]):

@@ -8,6 +8,7 @@ from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
 
+from kiosk.i18n import N_, _
 from kiosk.limits import CODE_DIGITS, ENTER_CODE_DIGITS_MESSAGE
 from kiosk.ui.screens.base import StepScreen
 from kiosk.ui.widgets.code_input import CodeInput
@@ -16,15 +17,15 @@ from kiosk.ui.widgets.code_input import CodeInput
 class CodeScreen(StepScreen):
     """Enter the 6-digit code: digits only, six; a wrong code clears the field for another go."""
 
-    STEP_TITLE = "Enter the 6-digit code"
+    STEP_TITLE = N_("Enter the 6-digit code")
     EXPLANATION = ""
 
     def compose_card(self) -> Iterator[Widget]:
-        yield Static(self.EXPLANATION, classes="explanation", markup=False)
-        yield Label("6-digit code", classes="field-label")
+        yield Static(_(self.EXPLANATION), classes="explanation", markup=False)
+        yield Label(_("6-digit code"), classes="field-label")
         yield CodeInput(id="code", classes="code-input")
         with Horizontal(classes="buttons"):
-            yield Button("Continue", id="continue", variant="primary", classes="primary-action")
+            yield Button(_("Continue"), id="continue", variant="primary", classes="primary-action")
             yield from self.extra_buttons()
 
     def extra_buttons(self) -> Iterator[Widget]:
@@ -38,7 +39,7 @@ class CodeScreen(StepScreen):
 
     def submit_code(self, code: str) -> None:
         if len(code) != CODE_DIGITS:
-            self.status.show_error(ENTER_CODE_DIGITS_MESSAGE)
+            self.status.show_error(_(ENTER_CODE_DIGITS_MESSAGE))
             self.query_one("#code", Input).focus()
             return
         self.act(lambda flow: self.check(flow, code))

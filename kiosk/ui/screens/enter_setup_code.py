@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kiosk.core.steps import Step
+from kiosk.i18n import N_
 from kiosk.ui.screens.code_entry import CodeScreen
 
 if TYPE_CHECKING:
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
 
 class EnterSetupCodeScreen(CodeScreen):
     STEP = Step.ENTER_SETUP_CODE
-    EXPLANATION = (
+    EXPLANATION = N_(
         "Enter the 6-digit code your authenticator app now shows for this account, then "
         "choose Continue. The code changes every 30 seconds; any current one works."
     )

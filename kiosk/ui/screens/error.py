@@ -9,12 +9,13 @@ from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import Button, Static
 
+from kiosk.i18n import N_, _
 from kiosk.ui.screens.base import StepScreen
 
 
 class ErrorScreen(StepScreen):
     STEP = None
-    STEP_TITLE = "Something went wrong"
+    STEP_TITLE = N_("Something went wrong")
     CAN_GO_BACK = False
 
     def __init__(self, reference: str) -> None:
@@ -23,20 +24,22 @@ class ErrorScreen(StepScreen):
 
     def compose_card(self) -> Iterator[Widget]:
         yield Static(
-            "Sorry, the kiosk ran into a problem it didn't expect. You've been signed out "
-            "and nothing more will happen with your details on this screen.",
+            _(
+                "Sorry, the kiosk ran into a problem it didn't expect. You've been signed out "
+                "and nothing more will happen with your details on this screen."
+            ),
             classes="explanation",
             markup=False,
         )
         yield Static(
-            "Please start again. If it happens again, tell IT this reference:",
+            _("Please start again. If it happens again, tell IT this reference:"),
             classes="explanation",
             markup=False,
         )
         yield Static(self.reference, id="reference", classes="secret-box", markup=False)
         with Horizontal(classes="buttons"):
             yield Button(
-                "Start Again", id="start-again", variant="primary", classes="primary-action"
+                _("Start Again"), id="start-again", variant="primary", classes="primary-action"
             )
 
     @on(Button.Pressed, "#start-again")

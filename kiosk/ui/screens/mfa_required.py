@@ -10,30 +10,36 @@ from textual.widget import Widget
 from textual.widgets import Button, Static
 
 from kiosk.core.steps import Step
+from kiosk.i18n import N_, _
 from kiosk.ui.screens.base import StepScreen, guarded
 
 
 class MfaRequiredScreen(StepScreen):
     STEP = Step.MFA_REQUIRED
-    STEP_TITLE = "Two-Factor Authentication Required"
+    STEP_TITLE = N_("Two-Factor Authentication Required")
 
     def compose_card(self) -> Iterator[Widget]:
         org = self.kiosk.organization
         yield Static(
-            f"{org} now asks for two things when you sign in: your password (something you "
-            "know) and a 6-digit code from an authenticator app on your phone (something you "
-            "have). Someone who learns your password still can't sign in as you.",
+            _(
+                "{organization} now asks for two things when you sign in: your password "
+                "(something you know) and a 6-digit code from an authenticator app on your "
+                "phone (something you have). Someone who learns your password still can't sign "
+                "in as you."
+            ).format(organization=org),
             classes="explanation",
             markup=False,
         )
         yield Static(
-            "You'll need your phone with an authenticator app installed, such as Google "
-            "Authenticator or Microsoft Authenticator. Setting it up takes about two minutes.",
+            _(
+                "You'll need your phone with an authenticator app installed, such as Google "
+                "Authenticator or Microsoft Authenticator. Setting it up takes about two minutes."
+            ),
             classes="explanation",
             markup=False,
         )
         with Horizontal(classes="buttons"):
-            yield Button("Set Up Now", id="set-up", variant="primary", classes="primary-action")
+            yield Button(_("Set Up Now"), id="set-up", variant="primary", classes="primary-action")
 
     @on(Button.Pressed, "#set-up")
     @guarded
@@ -41,4 +47,4 @@ class MfaRequiredScreen(StepScreen):
         self.submit()
 
     def submit(self) -> None:
-        self.act(lambda flow: flow.start_setup(), busy="One moment…")
+        self.act(lambda flow: flow.start_setup(), busy=N_("One moment…"))

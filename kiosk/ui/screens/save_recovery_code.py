@@ -11,6 +11,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Static
 
 from kiosk.core.steps import Step
+from kiosk.i18n import N_, _
 from kiosk.ui.screens.base import KioskModal, StepScreen, guarded
 from kiosk.ui.widgets.qr import QRCode
 from kiosk.ui.widgets.tick_box import TickBox
@@ -28,52 +29,59 @@ class RecoveryQRModal(KioskModal):
             yield QRCode(self.code, id="recovery-qr")
             with Vertical(classes="qr-side"):
                 yield Static(
-                    "Your recovery code as a QR code", classes="dialog-title", markup=False
+                    _("Your recovery code as a QR code"), classes="dialog-title", markup=False
                 )
                 yield Static(
-                    "Scan it with your phone's camera or password manager and save the text "
-                    "somewhere safe.",
+                    _(
+                        "Scan it with your phone's camera or password manager and save the "
+                        "text somewhere safe."
+                    ),
                     classes="explanation",
                     markup=False,
                 )
-                yield Button("Close", id="close", variant="primary", classes="primary-action")
+                yield Button(_("Close"), id="close", variant="primary", classes="primary-action")
 
 
 class SaveRecoveryCodeScreen(StepScreen):
     STEP = Step.SAVE_RECOVERY_CODE
-    STEP_TITLE = "Save Your Recovery Code"
+    STEP_TITLE = N_("Save Your Recovery Code")
 
     def compose_card(self) -> Iterator[Widget]:
         code = self.kiosk.flow.recovery_code_for_display or ""
         yield Static(
-            "Your app works. If you ever lose this phone, this recovery code lets you set up "
-            "a new one. It is shown only now:",
+            _(
+                "Your app works. If you ever lose this phone, this recovery code lets you set "
+                "up a new one. It is shown only now:"
+            ),
             classes="explanation",
             markup=False,
         )
         yield Static(code, id="recovery-code", classes="secret-box", markup=False)
         with Horizontal(classes="buttons"):
-            yield Button("Copy", id="copy", classes="primary-action")
+            yield Button(_("Copy"), id="copy", classes="primary-action")
             if self.kiosk.offers_download:
-                yield Button("Download", id="download")
+                yield Button(_("Download"), id="download")
             else:
-                yield Button("Show as QR", id="show-qr")
+                yield Button(_("Show as QR"), id="show-qr")
         yield Static(
-            "Copy uses this browser's clipboard; some browsers block it."
+            _("Copy uses this browser's clipboard; some browsers block it.")
             if self.app.is_web
-            else "Copy uses your terminal's clipboard; some terminals ignore it.",
+            else _("Copy uses your terminal's clipboard; some terminals ignore it."),
             classes="explanation small",
             markup=False,
         )
         yield Static(
-            "⚠ Each recovery code works only once. Store it where you can reach it from "
-            "another device (a password manager or notes), not only on this phone.",
+            "⚠ "
+            + _(
+                "Each recovery code works only once. Store it where you can reach it from "
+                "another device (a password manager or notes), not only on this phone."
+            ),
             classes="warning",
             markup=False,
         )
-        yield TickBox("I Have Securely Saved This Code", id="saved")
+        yield TickBox(_("I Have Securely Saved This Code"), id="saved")
         with Horizontal(classes="buttons"):
-            yield Button("Continue", id="continue", variant="primary", disabled=True)
+            yield Button(_("Continue"), id="continue", variant="primary", disabled=True)
 
     def refresh_controls(self) -> None:
         super().refresh_controls()
@@ -90,9 +98,12 @@ class SaveRecoveryCodeScreen(StepScreen):
         if code:
             self.kiosk.copy_secret(code)
             self.status.update(
-                "✔ Sent to the clipboard (if this browser allows it)."
-                if self.app.is_web
-                else "✔ Sent to your clipboard (if your terminal allows it)."
+                "✔ "
+                + (
+                    _("Sent to the clipboard (if this browser allows it).")
+                    if self.app.is_web
+                    else _("Sent to your clipboard (if your terminal allows it).")
+                )
             )
 
     @on(Button.Pressed, "#show-qr")
@@ -117,6 +128,6 @@ class SaveRecoveryCodeScreen(StepScreen):
     def submit(self) -> None:
         saved = self.query_one("#saved", Checkbox).value
         if not saved:
-            self.status.show_error("Please tick “I Have Securely Saved This Code” first.")
+            self.status.show_error(_("Please tick “I Have Securely Saved This Code” first."))
             return
-        self.act(lambda flow: flow.finish_enrollment(saved=saved), busy="Saving…")
+        self.act(lambda flow: flow.finish_enrollment(saved=saved), busy=N_("Saving…"))

@@ -13,6 +13,7 @@ from textual.widget import Widget
 from textual.widgets import Button, RadioButton, RadioSet, Static
 
 from kiosk.core.steps import Method, Step
+from kiosk.i18n import N_, _
 from kiosk.ui.screens.base import StepScreen
 
 
@@ -34,31 +35,36 @@ class MethodChoice(RadioSet):
 
 class SelectMethodScreen(StepScreen):
     STEP = Step.SELECT_METHOD
-    STEP_TITLE = "Select an Authentication Method"
+    STEP_TITLE = N_("Select an Authentication Method")
 
     def compose_card(self) -> Iterator[Widget]:
         if self.kiosk.flow.recovering:
             yield Static(
-                "✔ Your recovery code was accepted. Now set up the authenticator app on your "
-                "new phone. Your old phone stops working once you finish.",
+                "✔ "
+                + _(
+                    "Your recovery code was accepted. Now set up the authenticator app on your "
+                    "new phone. Your old phone stops working once you finish."
+                ),
                 classes="explanation notice",
                 markup=False,
             )
         yield Static(
-            "Choose how you'll prove it's you each time you sign in.",
+            _("Choose how you'll prove it's you each time you sign in."),
             classes="explanation",
             markup=False,
         )
         with MethodChoice(id="methods"):
-            yield RadioButton("Authenticator App", value=True, id="authenticator-app")
+            yield RadioButton(_("Authenticator App"), value=True, id="authenticator-app")
         yield Static(
-            "The app on your phone shows a new 6-digit code every 30 seconds. It works "
-            "without a signal or mobile data.",
+            _(
+                "The app on your phone shows a new 6-digit code every 30 seconds. It works "
+                "without a signal or mobile data."
+            ),
             classes="explanation",
             markup=False,
         )
         with Horizontal(classes="buttons"):
-            yield Button("Continue", id="continue", variant="primary", classes="primary-action")
+            yield Button(_("Continue"), id="continue", variant="primary", classes="primary-action")
 
     @on(MethodChoice.Chosen)
     def method_chosen(self, event: MethodChoice.Chosen) -> None:
@@ -66,4 +72,4 @@ class SelectMethodScreen(StepScreen):
         self.submit()
 
     def submit(self) -> None:
-        self.act(lambda flow: flow.choose_method(Method.AUTHENTICATOR_APP), busy="One moment…")
+        self.act(lambda flow: flow.choose_method(Method.AUTHENTICATOR_APP), busy=N_("One moment…"))

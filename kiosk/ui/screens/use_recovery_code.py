@@ -9,23 +9,26 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
 
 from kiosk.core.steps import Step
+from kiosk.i18n import N_, _
 from kiosk.ui.screens.base import StepScreen
 from kiosk.ui.widgets.field import KioskInput
 
 
 class UseRecoveryCodeScreen(StepScreen):
     STEP = Step.ENTER_RECOVERY_CODE
-    STEP_TITLE = "Use Your Recovery Code"
+    STEP_TITLE = N_("Use Your Recovery Code")
 
     def compose_card(self) -> Iterator[Widget]:
         yield Static(
-            "Enter the recovery code you saved when you set up your authenticator app. "
-            "Capitals, spaces and hyphens don't matter. Each code works once: after this "
-            "you'll set up your new phone and get a new recovery code.",
+            _(
+                "Enter the recovery code you saved when you set up your authenticator app. "
+                "Capitals, spaces and hyphens don't matter. Each code works once: after this "
+                "you'll set up your new phone and get a new recovery code."
+            ),
             classes="explanation",
             markup=False,
         )
-        yield Label("Recovery code", classes="field-label")
+        yield Label(_("Recovery code"), classes="field-label")
         yield KioskInput(
             placeholder="XXXXX-XXXXX-XXXXX-XXXXX-XXXXX",
             id="recovery-code",
@@ -33,7 +36,7 @@ class UseRecoveryCodeScreen(StepScreen):
             max_length=40,
         )
         with Horizontal(classes="buttons"):
-            yield Button("Continue", id="continue", variant="primary", classes="primary-action")
+            yield Button(_("Continue"), id="continue", variant="primary", classes="primary-action")
 
     def input_submitted(self, field: Input, value: str) -> None:
         self.submit_code(value)
@@ -43,7 +46,7 @@ class UseRecoveryCodeScreen(StepScreen):
 
     def submit_code(self, code: str) -> None:
         if not code.strip():
-            self.status.show_error("Enter your recovery code.")
+            self.status.show_error(_("Enter your recovery code."))
             return
         self.act(lambda flow: flow.submit_recovery_code(code))
 

@@ -84,6 +84,8 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
+from kiosk.i18n import N_, _
+
 __all__ = ["QRCode", "build_matrix", "cells_for"]
 
 QUIET_ZONES: tuple[int, ...] = (4, 2)
@@ -99,14 +101,15 @@ _STYLES = {
 }
 _PROBE_STYLE = _STYLES[(True, False)]
 
-TOO_SMALL_MESSAGE = (
+# Marked for the catalogs (kiosk/locale); translated when a widget is built.
+TOO_SMALL_MESSAGE = N_(
     "This window is too small for the QR code. Enlarge it, or choose Trouble Scanning? "
     "to type the key."
 )
-TOO_LONG_MESSAGE = (
+TOO_LONG_MESSAGE = N_(
     "This is too long to show as a QR code. Choose Trouble Scanning? to type the key."
 )
-GLYPH_HINT = "If your app can't read this code, choose Trouble Scanning? to type the key."
+GLYPH_HINT = N_("If your app can't read this code, choose Trouble Scanning? to type the key.")
 _MAX_CACHED_LAYOUTS = 8
 MESSAGE_WIDTH = 40
 """Preferred width of the fallback message, in cells."""
@@ -216,8 +219,9 @@ class QRCode(Widget):
         compact_data: str = "",
     ) -> None:
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
-        self.too_small_message = too_small_message
-        self.glyph_hint = glyph_hint
+        self.too_small_message = _(too_small_message)
+        self.glyph_hint = _(glyph_hint)
+        self.too_long_message = _(TOO_LONG_MESSAGE)
         self._matrices: dict[str, Matrix | None] = {}
         self._lines: dict[tuple[object, ...], list[Strip]] = {}
         self._fits: bool | None = None
@@ -303,7 +307,7 @@ class QRCode(Widget):
     def _layout_for(self, space: Size, mode: DrawMode | None = None) -> _Layout:
         matrix = self._get_matrix()
         if matrix is None:
-            return self._message_layout(TOO_LONG_MESSAGE, space)
+            return self._message_layout(self.too_long_message, space)
         mode = self.draw_mode if mode is None else mode
         candidates = [(False, matrix)]
         if self.compact_data:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
+from kiosk.i18n import _
+
 
 class StatusLine(Static):
     """Says what went wrong (⚠) or that work is under way (⧗); empty otherwise."""
@@ -38,7 +40,7 @@ class IdleWarning(Static):
         self.display = False
 
     def show_remaining(self, seconds: int, *, ends: str) -> None:
-        self.update(f"⏰ Still there? {ends} in {seconds} s — press any key to stay.")
+        self.update("⏰ " + _(ends).format(seconds=seconds))
         self.display = True
 
     def hide(self) -> None:
