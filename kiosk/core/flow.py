@@ -28,11 +28,15 @@ from typing import TYPE_CHECKING, Protocol
 from kiosk.core import recovery
 from kiosk.core.steps import Method, Step
 from kiosk.errors import FlowError, RecoveryCodeNotSavedError
+from kiosk.i18n import N_
 
 if TYPE_CHECKING:
     from kiosk.config import Settings
     from kiosk.core.service import KioskService
     from kiosk.core.values import AccountRef, NewRecoveryCode
+
+
+STEP_UNAVAILABLE_MESSAGE = N_("That step isn't available right now. Please start again.")
 
 
 class ServiceSource(Protocol):
@@ -142,13 +146,13 @@ class AuthFlow:
 
     def _expect(self, *steps: Step) -> AccountRef | None:
         if self.step not in steps:
-            raise FlowError("That step isn't available right now. Please start again.")
+            raise FlowError(STEP_UNAVAILABLE_MESSAGE)
         return self._account
 
     def _signed_in_account(self, *steps: Step) -> AccountRef:
         account = self._expect(*steps)
         if account is None:
-            raise FlowError("That step isn't available right now. Please start again.")
+            raise FlowError(STEP_UNAVAILABLE_MESSAGE)
         return account
 
     # ------------------------------------------------------------------ steps
@@ -173,7 +177,7 @@ class AuthFlow:
 
         account = self._signed_in_account(Step.SELECT_METHOD)
         if method != Method.AUTHENTICATOR_APP:
-            raise FlowError("Only the authenticator app is available.")
+            raise FlowError(N_("Only the authenticator app is available."))
         secret = totp.new_secret()
         issuer = self.settings.kiosk.organization
         self._pending = PendingSecret(

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, TypeVar
 from kiosk.core.flow import AuthFlow
 from kiosk.core.steps import Method, Step
 from kiosk.errors import KioskError, report_unexpected
-from kiosk.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, _, set_language
+from kiosk.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, _, localized, set_language
 from kiosk.limits import CODE_DIGITS, ENTER_CODE_DIGITS_MESSAGE
 from kiosk.plain.terminal import HungUp, IdleTimeout, Interrupted, LineTerminal
 
@@ -217,7 +217,7 @@ class PlainSession:
         try:
             return action()
         except KioskError as exc:
-            self.term.say(_(str(exc)))
+            self.term.say(localized(exc))
             return REFUSED
 
     def _back(self) -> None:
