@@ -170,11 +170,7 @@ def run_plain(
     ctx: Context, mode: str, demo_hint: str | None = None, *, one_person: bool = False
 ) -> None:
     """Plain mode (kiosk/plain): the same flow as plain lines and prompts on this terminal."""
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        fail(
-            "the kiosk needs an interactive terminal"
-            + (" (connect with ssh -t)" if mode == "ssh" else "")
-        )
+    _require_terminal(mode)
     from kiosk.core.deferred import DeferredService
     from kiosk.plain.session import run_plain_session
 
@@ -187,6 +183,15 @@ def run_plain(
         fail(f"the kiosk stopped unexpectedly (reference {reference}, see the log)")
 
 
+def _require_terminal(mode: str) -> None:
+    """Fail with one line unless stdin and stdout are a terminal (a person is there)."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        fail(
+            "the kiosk needs an interactive terminal"
+            + (" (connect with ssh -t)" if mode == "ssh" else "")
+        )
+
+
 def _served() -> bool:
     """`kiosk serve` (textual-serve) runs the app over pipes with Textual's web driver."""
     return os.environ.get("TEXTUAL_DRIVER", "").endswith(":WebDriver")
@@ -194,12 +199,8 @@ def _served() -> bool:
 
 def _run_full_screen(ctx: Context, mode: str, demo_hint: str | None) -> bool:
     """The full-screen app until it ends; True when the person asked for plain mode."""
-    served = _served()
-    if not served and not (sys.stdin.isatty() and sys.stdout.isatty()):
-        fail(
-            "the kiosk needs an interactive terminal"
-            + (" (connect with ssh -t)" if mode == "ssh" else "")
-        )
+    if not _served():
+        _require_terminal(mode)
     # Importing and starting Textual makes a few hundred thousand objects, nearly all of which
     # live as long as the session: the cyclic garbage collector would walk them over and over
     # while they are made, a good part of the time to Sign in (benchmarks/RESULTS.md). It is
@@ -231,7 +232,7 @@ def _run_full_screen(ctx: Context, mode: str, demo_hint: str | None) -> bool:
     if outcome.crash_reference:
         fail(f"the kiosk stopped unexpectedly (reference {outcome.crash_reference}, see the log)")
     # Served in a browser there is no line terminal to switch to.
-    return outcome.switch_to_plain and not served
+    return outcome.switch_to_plain and not _served()
 
 
 def freeze_imported_objects() -> None:
@@ -240,6 +241,13 @@ def freeze_imported_objects() -> None:
     Modules, classes and functions live as long as the process, yet each full collection walked them
     all again, pausing screen changes (benchmarks/freeze.py). Called after the imports and before
     the app, any screen or anything a person typed exists, so nothing frozen ever holds a person's
-    data and everything made from then on stays collectable.
+    data and everything made from then on stays collectable. Only the first call freezes: a kiosk
+    that starts the full-screen app again (after F2's plain mode) holds what people typed by then.
     """
-    gc.freeze()
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.freeze()
+
+
+_frozen = False

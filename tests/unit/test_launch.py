@@ -146,3 +146,21 @@ def test_an_exit_is_not_a_failure() -> None:
     with pytest.raises(SystemExit) as exited:
         exit_on_failure(SystemExit(0))
     assert exited.value.code == 0
+
+
+def test_what_people_typed_is_never_frozen_out_of_the_collector() -> None:
+    """The imports are frozen once, before the first screen; a kiosk that starts the full-screen
+    app again (after a person used plain mode) must not freeze what exists by then."""
+    script = (
+        "import gc\n"
+        "from kiosk.runtime import freeze_imported_objects\n"
+        "freeze_imported_objects()\n"
+        "frozen = gc.get_freeze_count()\n"
+        "typed = [['a password typed by a person'] for _ in range(1000)]\n"
+        "freeze_imported_objects()\n"
+        "print(gc.get_freeze_count() - frozen)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "0"
