@@ -97,6 +97,14 @@ class ServeSettings:
 
 
 @dataclass(frozen=True)
+class OnboardingSettings:
+    """[onboarding]: guided onboarding sessions (cohorts, passes, handouts, the board)."""
+
+    connect: str = ""  # how people reach the kiosk, printed on handouts (an ssh line, a room)
+    idle_minutes: int = 10  # a person on one step longer than this needs attention on the board
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole config.toml, validated, with the folder relative paths resolve against."""
 
@@ -106,6 +114,7 @@ class Settings:
     argon2: Argon2Settings = field(default_factory=Argon2Settings)
     directory: DirectorySettings = field(default_factory=DirectorySettings)
     serve: ServeSettings = field(default_factory=ServeSettings)
+    onboarding: OnboardingSettings = field(default_factory=OnboardingSettings)
     base_dir: Path = field(default_factory=Path.cwd)
 
     def resolve(self, path: str) -> Path:
@@ -168,6 +177,7 @@ _SECTIONS: dict[str, type] = {
     "argon2": Argon2Settings,
     "directory": DirectorySettings,
     "serve": ServeSettings,
+    "onboarding": OnboardingSettings,
 }
 
 _TYPE_NAMES = {
@@ -237,6 +247,9 @@ def _validate(settings: Settings) -> None:
     if not org.strip() or len(org) > 64 or ":" in org or not org.isprintable():
         # isprintable: the name is drawn on every screen and sent to authenticator apps.
         raise ConfigError("kiosk.organization must be 1 to 64 printable characters, without ':'")
+    connect = settings.onboarding.connect
+    if len(connect) > 200 or not connect.isprintable():
+        raise ConfigError("onboarding.connect must be at most 200 printable characters")
     checks = [
         ("kiosk.idle_timeout", k.idle_timeout, 10, 86400),
         ("kiosk.signed_in_timeout", k.signed_in_timeout, 1, 3600),
@@ -248,6 +261,7 @@ def _validate(settings: Settings) -> None:
         ("argon2.memory_cost", a.memory_cost, 8 * 1024, 4 * 1024 * 1024),
         ("argon2.parallelism", a.parallelism, 1, 64),
         ("serve.max_sessions", w.max_sessions, 1, 1000),
+        ("onboarding.idle_minutes", settings.onboarding.idle_minutes, 1, 24 * 60),
     ]
     for name, value, low, high in checks:
         if not low <= value <= high:

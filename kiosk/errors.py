@@ -142,6 +142,14 @@ class RecoveryCodeNotSavedError(FlowError):
         super().__init__(NOT_SAVED_MESSAGE)
 
 
+class PassRefusedError(KioskError):
+    """An enrollment pass that was right once but is used, expired or withdrawn now."""
+
+
+class CohortError(KioskError):
+    """Admin side: a cohort that does not exist, exists already, or a bad member list."""
+
+
 class ConcurrentChangeError(KioskError):
     """The account changed under this session (another terminal, or an admin)."""
 

@@ -10,6 +10,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, TypeVar
 
 from kiosk.errors import InvalidEmailError, PasswordPolicyError
+from kiosk.i18n import N_
 from kiosk.limits import INVALID_EMAIL_MESSAGE, MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH
 
 if TYPE_CHECKING:
@@ -38,18 +39,30 @@ def normalize_email(raw: str) -> str:
     return email
 
 
+# What the policy says, for people choosing a password (Create Your Password) and admins alike.
+POLICY_TEMPLATE = N_("At least {count} characters. A few unrelated words make a strong password.")
+_EMPTY = N_("The password can't be empty or only spaces.")
+_TOO_SHORT = N_("The password must have at least {count} characters.")
+_TOO_LONG = N_("The password must have at most {count} characters.")
+_NUL = N_("The password contains a character that can't be used.")
+
+
 def check_password_policy(password: str, min_length: int) -> None:
-    """For new passwords (set by an admin)."""
+    """For new passwords (set by an admin, or created after an enrollment pass)."""
     if not password or not password.strip():
-        raise PasswordPolicyError("the password is empty")
+        raise PasswordPolicyError(_EMPTY)
     if len(password) < min_length:
-        raise PasswordPolicyError(f"the password must have at least {min_length} characters")
+        raise _policy_error(_TOO_SHORT, min_length)
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise PasswordPolicyError(
-            f"the password must have at most {MAX_PASSWORD_LENGTH} characters"
-        )
+        raise _policy_error(_TOO_LONG, MAX_PASSWORD_LENGTH)
     if "\x00" in password:
-        raise PasswordPolicyError("the password contains a NUL character")
+        raise PasswordPolicyError(_NUL)
+
+
+def _policy_error(template: str, count: int) -> PasswordPolicyError:
+    return PasswordPolicyError(
+        template.format(count=count), template=template, params={"count": count}
+    )
 
 
 @dataclass(frozen=True)

@@ -11,21 +11,39 @@ from __future__ import annotations
 
 import secrets
 
-from kiosk.core import audit, recovery
+import peewee as pw
+
+from kiosk.core import audit, passes, recovery
+from kiosk.core.accounts import check_password_policy
 from kiosk.core.audit import Event
+from kiosk.core.cohorts import Cohorts
 from kiosk.core.context import CoreContext
 from kiosk.core.factors import ACCOUNT_CHANGED_MESSAGE
+from kiosk.core.passes import Passes
+from kiosk.core.steps import Stage
 from kiosk.core.throttle import AttemptThrottle
 from kiosk.core.values import AccountRef, NewRecoveryCode
-from kiosk.errors import AccountLockedError, ConcurrentChangeError, InvalidRecoveryCodeError
+from kiosk.errors import (
+    AccountLockedError,
+    ConcurrentChangeError,
+    InvalidRecoveryCodeError,
+    PassRefusedError,
+)
 from kiosk.store.database import storage_errors, write_transaction
 from kiosk.store.models import Account, Credential, RecoveryCode
 
 
 class Enrollments:
-    def __init__(self, ctx: CoreContext, throttle: AttemptThrottle) -> None:
+    def __init__(self, ctx: CoreContext, throttle: AttemptThrottle, cohorts: Cohorts) -> None:
         self._ctx = ctx
         self._throttle = throttle
+        self._cohorts = cohorts
+
+    def new_password_hash(self, password: str) -> str:
+        """The hash of a password created during the enrollment (saved at activation): the
+        policy is checked first (`PasswordPolicyError` with a message for the person)."""
+        check_password_policy(password, self._ctx.settings.security.password_min_length)
+        return self._ctx.hasher.hash(password)
 
     def new_recovery_code(self) -> NewRecoveryCode:
         """A fresh recovery code and its argon2 hash, for the Save Your Recovery Code step."""
@@ -41,11 +59,15 @@ class Enrollments:
         recovery_code: NewRecoveryCode,
         used_recovery_code_id: int | None,
         source: str,
+        new_password_hash: str | None = None,
     ) -> None:
         """Write the new authenticator and recovery code, replacing the old ones, or nothing.
 
         Refused (`ConcurrentChangeError`) when the account changed since the session checked
-        its password, and (`AccountLockedError`) while the account is locked.
+        its password, (`AccountLockedError`) while the account is locked, and
+        (`PassRefusedError`) when the enrollment pass it signed in with is no longer live. A
+        session that signed in with a pass consumes it here, and a password it created is
+        saved here: everything or nothing.
         """
         ctx = self._ctx
         credential_id = secrets.token_hex(16)
@@ -55,13 +77,25 @@ class Enrollments:
             locked_until = self._throttle.locked_until(account.email)
             if locked_until is not None:
                 raise AccountLockedError(locked_until)
+            account_update: dict[pw.Field, object] = {
+                Account.mfa_version: Account.mfa_version + 1,
+                Account.last_sign_in_at: now,
+            }
+            if new_password_hash is not None:
+                account_update[Account.password_hash] = new_password_hash
             changed = (
-                Account.update(mfa_version=Account.mfa_version + 1, last_sign_in_at=now)
+                Account.update(account_update)
                 .where((Account.id == account.id) & (Account.mfa_version == account.version))
                 .execute()
             )
             if changed != 1:
                 raise ConcurrentChangeError(ACCOUNT_CHANGED_MESSAGE)
+            if account.pass_id is not None:
+                if not Passes.consume(account.pass_id, account.id, now):
+                    raise PassRefusedError(passes.NO_LONGER_VALID_MESSAGE)
+                audit.record(Event.PASS_USED, email=account.email, source=source)
+            if new_password_hash is not None:
+                audit.record(Event.PASSWORD_CREATED, email=account.email, source=source)
             if used_recovery_code_id is not None:
                 consumed = (
                     RecoveryCode.update(used_at=now)
@@ -87,7 +121,14 @@ class Enrollments:
             RecoveryCode.delete().where(RecoveryCode.account == account.id).execute()
             RecoveryCode.create(account=account.id, code_hash=recovery_code.hash, created_at=now)
             self._throttle.forgive(account.email)
-            recovering = used_recovery_code_id is not None
-            detail = "new device after recovery" if recovering else "first device"
+            if used_recovery_code_id is not None:
+                detail = "new device after recovery"
+            elif account.pass_id is not None and account.enrolled:
+                detail = "new device after pass"
+            else:
+                detail = "first device"
             audit.record(Event.ENROLLED, email=account.email, source=source, detail=detail)
             audit.record(Event.SIGN_IN_OK, email=account.email, source=source, detail="enrollment")
+            self._cohorts.record_stage_in_transaction(
+                account.id, account.email, Stage.ENROLLED, source=source
+            )

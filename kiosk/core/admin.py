@@ -14,11 +14,12 @@ from kiosk.core import audit
 from kiosk.core.accounts import check_password_policy, normalize_email
 from kiosk.core.audit import Event
 from kiosk.core.context import CoreContext
+from kiosk.core.steps import Stage
 from kiosk.core.throttle import AttemptThrottle
 from kiosk.core.values import AccountRef, UserSummary
 from kiosk.errors import AccountExistsError, PasswordPolicyError, UnknownAccountError
 from kiosk.store.database import storage_errors, write_transaction
-from kiosk.store.models import Account, Credential, RecoveryCode, Throttle
+from kiosk.store.models import Account, Credential, ProgressEvent, RecoveryCode, Throttle
 
 
 class AccountAdmin:
@@ -82,6 +83,10 @@ class AccountAdmin:
                 Account.id == account.id
             ).execute()
             audit.record(Event.RESET, email=account.email, source=source)
+            ProgressEvent.create(
+                account=account.id, email=account.email, step=Stage.NOT_STARTED.value,
+                at=self._ctx.now(), source=source,
+            )
         return account.email
 
     def unlock(self, raw_email: str, *, source: str = "admin") -> str:

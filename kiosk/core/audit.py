@@ -34,6 +34,14 @@ class Event(StrEnum):
     PASSWORD_CHANGED = "password_changed"
     KEYS_ROTATED = "keys_rotated"
     DIRECTORY_UNAVAILABLE = "directory_unavailable"
+    PASS_ISSUED = "pass_issued"
+    PASS_REVOKED = "pass_revoked"
+    PASS_USED = "pass_used"
+    PASSWORD_CREATED = "password_created"
+    COHORT_CREATED = "cohort_created"
+    COHORT_REMOVED = "cohort_removed"
+    COHORT_MEMBER_ADDED = "cohort_member_added"
+    COHORT_MEMBER_REMOVED = "cohort_member_removed"
 
 
 MAX_SOURCE = 128
@@ -60,11 +68,13 @@ def source_from_environment(
 
 def record(event: Event, *, email: str | None, source: str, detail: str = "") -> None:
     """Write one audit row (inside the caller's transaction, if any)."""
+    from kiosk.store.database import announce_change
     from kiosk.store.models import AuditEvent, utcnow
 
     AuditEvent.create(
         at=utcnow(), event=event.value, email=email, source=source[:MAX_SOURCE], detail=detail[:128]
     )
+    announce_change()
 
 
 def query(*, since: datetime | None = None, email: str | None = None) -> Iterator[AuditEvent]:

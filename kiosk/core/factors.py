@@ -21,6 +21,7 @@ from kiosk.core import audit, recovery, totp
 from kiosk.core.accounts import normalize_email
 from kiosk.core.audit import Event
 from kiosk.core.context import CoreContext
+from kiosk.core.passes import Passes, PassMatch, PassState
 from kiosk.core.throttle import AttemptThrottle, Reservation
 from kiosk.core.values import AccountRef
 from kiosk.errors import (
@@ -67,9 +68,10 @@ def hash_params(stored_hash: str) -> Argon2Params | None:
 class FactorChecks:
     """The one owner of the question "is this secret right?", with the throttle applied."""
 
-    def __init__(self, ctx: CoreContext, throttle: AttemptThrottle) -> None:
+    def __init__(self, ctx: CoreContext, throttle: AttemptThrottle, passes: Passes) -> None:
         self._ctx = ctx
         self._throttle = throttle
+        self._passes = passes
         self._stand_in: str | None = None
         self._stand_in_made = 0.0
 
@@ -140,10 +142,16 @@ class FactorChecks:
             if not directory:
                 self.burn()
             raise
+        if account is not None:
+            matched = self._passes.match(account.id, password)
+            if matched is not None:
+                return self._settle_pass(reservation, account, matched, source)
         if directory:
             return self._check_directory_password(reservation, email, account, password, source)
-        stored = account.password_hash if account is not None else self.stand_in_hash()
-        right = self._ctx.hasher.verify(stored, password) and account is not None
+        # An account without a password yet (made for a cohort) is checked like an unknown one.
+        has_hash = account is not None and bool(account.password_hash)
+        stored = account.password_hash if account is not None and has_hash else self.stand_in_hash()
+        right = self._ctx.hasher.verify(stored, password) and has_hash
         if not right or account is None:
             self._throttle.settle_failure(
                 reservation, email=email if account else None, source=source, factor="password"
@@ -154,6 +162,27 @@ class FactorChecks:
         self._rehash_if_needed(account, password)
         return AccountRef(
             id=account.id, email=email, version=account.mfa_version, enrolled=enrolled
+        )
+
+    def _settle_pass(
+        self, reservation: Reservation, account: Account, matched: PassMatch, source: str
+    ) -> AccountRef:
+        """An enrollment pass typed in the Password field: right once, while it is live. It is
+        not a full sign-in (failures stay counted until the enrollment it allows is saved)."""
+        if matched.state != PassState.LIVE:
+            self._throttle.settle_failure(
+                reservation, email=account.email, source=source, factor=f"{matched.state} pass"
+            )
+            raise matched.refusal()
+        self._settle_success(reservation, clear_failures=False)
+        has_password = bool(account.password_hash) or account.password_source == "directory"
+        return AccountRef(
+            id=account.id,
+            email=account.email,
+            version=account.mfa_version,
+            enrolled=_is_enrolled(account.id),
+            has_password=has_password,
+            pass_id=matched.pass_id,
         )
 
     def _check_directory_password(

@@ -2,6 +2,8 @@
 
 Steps follow the vendor's guide, one per screen:
 
+    SIGN_IN ─pass, no password─▶ CREATE_PASSWORD ─▶ MFA_REQUIRED (then as below)
+    SIGN_IN ─pass, enrolled─▶ SELECT_METHOD (the new device replaces the old one)
     SIGN_IN ─password─▶ MFA_REQUIRED ─set up─▶ SELECT_METHOD ─app─▶ SCAN_QR ─▶ ENTER_SETUP_CODE
        │                                         ▲                                  │ code ok
        └─password (enrolled)─▶ ENTER_CODE        │ recovery code ok                  ▼
@@ -26,8 +28,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 from kiosk.core import recovery
-from kiosk.core.steps import Method, Step
-from kiosk.errors import FlowError, RecoveryCodeNotSavedError
+from kiosk.core.steps import Method, Stage, Step
+from kiosk.errors import FlowError, PasswordPolicyError, RecoveryCodeNotSavedError
 from kiosk.i18n import N_
 
 if TYPE_CHECKING:
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 
 
 STEP_UNAVAILABLE_MESSAGE = N_("That step isn't available right now. Please start again.")
+PASSWORDS_DIFFER_MESSAGE = N_("The two passwords are different. Please type the same one twice.")
 
 
 class ServiceSource(Protocol):
@@ -86,6 +89,10 @@ _RECOVERY_ROUTE = [
     Step.SAVE_RECOVERY_CODE,
 ]
 _SIGN_IN_ROUTE = [Step.SIGN_IN, Step.ENTER_CODE]
+# Signed in with an enrollment pass: an account without a password creates one first; an
+# account with an authenticator (phone and recovery code both lost) replaces it.
+_PASS_FIRST_PASSWORD_ROUTE = [Step.SIGN_IN, Step.CREATE_PASSWORD, *_ENROLL_ROUTE[1:]]
+_PASS_REPLACE_ROUTE = [Step.SIGN_IN, *_RECOVERY_ROUTE[2:]]
 
 
 class AuthFlow:
@@ -106,6 +113,7 @@ class AuthFlow:
         self._pending: PendingSecret | None = None
         self._verified_step: int | None = None
         self._new_recovery_code: NewRecoveryCode | None = None
+        self._new_password_hash: str | None = None
 
     def reset(self) -> None:
         """Forget everything: back to Sign in for the next person."""
@@ -118,6 +126,16 @@ class AuthFlow:
     @property
     def recovering(self) -> bool:
         return self._recovering
+
+    @property
+    def via_pass(self) -> bool:
+        """Signed in with an enrollment pass (consumed when the enrollment is saved)."""
+        return self._account is not None and self._account.pass_id is not None
+
+    @property
+    def password_min_length(self) -> int:
+        """For the Create Your Password screen's policy line."""
+        return self.settings.security.password_min_length
 
     @property
     def pending_secret(self) -> PendingSecret | None:
@@ -134,7 +152,12 @@ class AuthFlow:
         Sign in has no number: until the password is checked nobody knows which route it is.
         """
         enrolled = self._account is not None and self._account.enrolled
-        if self._recovering or self.step == Step.ENTER_RECOVERY_CODE:
+        if self.via_pass:
+            assert self._account is not None
+            route = _PASS_REPLACE_ROUTE if enrolled else _PASS_FIRST_PASSWORD_ROUTE
+            if self._account.has_password and not enrolled:
+                route = _ENROLL_ROUTE
+        elif self._recovering or self.step == Step.ENTER_RECOVERY_CODE:
             route = _RECOVERY_ROUTE
         elif enrolled:
             route = _SIGN_IN_ROUTE
@@ -162,7 +185,25 @@ class AuthFlow:
         service = self._services.ready()
         account = service.factors.check_password(email, password, source=self.source)
         self._account = account
-        self.step = Step.ENTER_CODE if account.enrolled else Step.MFA_REQUIRED
+        if account.pass_id is None:
+            self.step = Step.ENTER_CODE if account.enrolled else Step.MFA_REQUIRED
+        elif not account.has_password:
+            self.step = Step.CREATE_PASSWORD
+        else:
+            self.step = Step.SELECT_METHOD if account.enrolled else Step.MFA_REQUIRED
+        if self.step != Step.ENTER_CODE:
+            service.cohorts.record_stage(account, Stage.SIGNED_IN, source=self.source)
+        return self.step
+
+    def create_password(self, password: str, again: str) -> Step:
+        """Create Your Password (signed in with a pass, no password yet): typed twice, checked
+        against the policy, hashed now and saved with the new authenticator at the end."""
+        self._signed_in_account(Step.CREATE_PASSWORD)
+        if password != again:
+            raise PasswordPolicyError(PASSWORDS_DIFFER_MESSAGE)
+        service = self._services.ready()
+        self._new_password_hash = service.enrollments.new_password_hash(password)
+        self.step = Step.MFA_REQUIRED
         return self.step
 
     def start_setup(self) -> Step:
@@ -189,6 +230,7 @@ class AuthFlow:
         )
         self._verified_step = None
         self.step = Step.SCAN_QR
+        self._services.ready().cohorts.record_stage(account, Stage.SETTING_UP, source=self.source)
         return self._pending
 
     def continue_to_code(self) -> Step:
@@ -210,6 +252,7 @@ class AuthFlow:
             source=self.source,
         )
         self._new_recovery_code = service.enrollments.new_recovery_code()
+        service.cohorts.record_stage(account, Stage.CODE_CONFIRMED, source=self.source)
         self.step = Step.SAVE_RECOVERY_CODE
         return recovery.format_for_display(self._new_recovery_code.text)
 
@@ -227,9 +270,13 @@ class AuthFlow:
             recovery_code=self._new_recovery_code,
             used_recovery_code_id=self._recovery_code_id if self._recovering else None,
             source=self.source,
+            new_password_hash=self._new_password_hash,
         )
         self._forget_pending()
-        self._account = replace(account, version=account.version + 1, enrolled=True)
+        self._new_password_hash = None
+        self._account = replace(
+            account, version=account.version + 1, enrolled=True, has_password=True, pass_id=None
+        )
         self._recovering = False
         self._recovery_code_id = None
         self.step = Step.SIGNED_IN
@@ -268,10 +315,12 @@ class AuthFlow:
         step = self.step
         if step in (Step.SIGN_IN, Step.SIGNED_IN):
             return step
-        if step in (Step.MFA_REQUIRED, Step.ENTER_CODE):
+        if step in (Step.MFA_REQUIRED, Step.ENTER_CODE, Step.CREATE_PASSWORD):
             self._clear()
         elif step == Step.SELECT_METHOD:
-            if self._recovering:
+            if self.via_pass and self._account is not None and self._account.enrolled:
+                self._clear()
+            elif self._recovering:
                 self._recovering = False
                 self._recovery_code_id = None
                 self.step = Step.ENTER_RECOVERY_CODE

@@ -5,6 +5,8 @@
     enrollments   the new device's activation, in one transaction  core/activation.py
     keys          the encryption keys of the stored secrets         core/keys.py
     throttle      reserve → check → settle, shared by all of them   core/throttle.py
+    passes        enrollment passes IT staff issue                  core/passes.py
+    cohorts       onboarding sessions: who is where, the report     core/cohorts.py
 
 Every read and write of accounts, credentials, recovery codes, throttles and audit goes through
 these parts: the flow (core/flow.py), the kiosk, and the CLI call them and get frozen values back.
@@ -24,10 +26,12 @@ from kiosk.config import Settings
 from kiosk.core.accounts import Hasher
 from kiosk.core.activation import Enrollments
 from kiosk.core.admin import AccountAdmin
+from kiosk.core.cohorts import Cohorts
 from kiosk.core.context import Clock, CoreContext
 from kiosk.core.cpu_gate import SLOT_FOLDER_NAME, CpuGate
 from kiosk.core.factors import FactorChecks
 from kiosk.core.keys import KeyStore
+from kiosk.core.passes import Passes
 from kiosk.core.throttle import AttemptThrottle, ThrottlePolicy
 from kiosk.errors import ConfigError
 from kiosk.store.database import open_database
@@ -44,8 +48,10 @@ class KioskService:
             ),
         )
         self.accounts = AccountAdmin(ctx, self.throttle)
-        self.factors = FactorChecks(ctx, self.throttle)
-        self.enrollments = Enrollments(ctx, self.throttle)
+        self.passes = Passes(ctx)
+        self.factors = FactorChecks(ctx, self.throttle, self.passes)
+        self.cohorts = Cohorts(ctx, self.throttle)
+        self.enrollments = Enrollments(ctx, self.throttle, self.cohorts)
         self.keys = ctx.keys
 
     @classmethod

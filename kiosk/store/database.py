@@ -24,7 +24,7 @@ from kiosk.errors import SchemaTooNewError, StorageError
 from kiosk.filemodes import report_loose_files
 from kiosk.store.models import ALL_MODELS, Meta, database_proxy
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SIDE_FILES = ("-wal", "-shm", "-journal")  # SQLite's own files beside the database
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _PG_MIGRATION_LOCK = 0x6B696F73  # "kios": advisory lock id serialising migrations on PostgreSQL
@@ -239,11 +239,19 @@ def _migration_3(db: pw.Database) -> None:
         db.execute_sql(f"ALTER TABLE {table} ADD COLUMN display_name VARCHAR(128)")
 
 
+def _migration_4(db: pw.Database) -> None:
+    """Guided onboarding: enrollment passes, cohorts and their members, progress rows."""
+    from kiosk.store.models import Cohort, CohortMember, EnrollmentPass, ProgressEvent
+
+    db.create_tables([EnrollmentPass, Cohort, CohortMember, ProgressEvent], safe=True)
+
+
 # Each migration takes the schema from version N-1 to N, inside one transaction.
 MIGRATIONS: dict[int, Callable[[pw.Database], None]] = {
     1: _migration_1,
     2: _migration_2,
     3: _migration_3,
+    4: _migration_4,
 }
 
 
@@ -264,6 +272,17 @@ def upgrade_schema(db: pw.Database) -> int:
                 conflict_target=[Meta.key], update={Meta.value: str(version)}
             ).execute()
     return SCHEMA_VERSION
+
+
+CHANGE_CHANNEL = "kiosk_changes"
+
+
+def announce_change() -> None:
+    """Inside a write transaction: on PostgreSQL, wake whoever LISTENs for changes (the
+    onboarding board) when it commits. SQLite readers notice commits by `PRAGMA data_version`."""
+    db = database_proxy.obj
+    if db is not None and not is_sqlite(db):
+        db.execute_sql(f"NOTIFY {CHANGE_CHANNEL}")
 
 
 def write_transaction(db: pw.Database) -> pw._atomic:

@@ -38,7 +38,9 @@ class Meta(BaseModel):
 class Account(BaseModel):
     id = pw.AutoField()
     email = pw.CharField(unique=True, max_length=MAX_EMAIL_LENGTH)
-    password_hash = pw.CharField(max_length=255)  # "" when the password lives in a directory
+    # "" when the password lives in a directory, or when none is set yet (an account made for an
+    # onboarding cohort: its person creates one after signing in with an enrollment pass).
+    password_hash = pw.CharField(max_length=255)
     # Where the password is checked: "local" (password_hash) or "directory" (LDAP, [directory]).
     password_source = pw.CharField(max_length=16, default="local")
     display_name = pw.CharField(max_length=128, null=True)  # from the directory, when known
@@ -104,4 +106,68 @@ class AuditEvent(BaseModel):
     detail = pw.CharField(max_length=128, default="")
 
 
-ALL_MODELS: list[type[BaseModel]] = [Meta, Account, Credential, RecoveryCode, Throttle, AuditEvent]
+class EnrollmentPass(BaseModel):
+    """A one-time pass IT staff issue after checking who a person is (Entra's Temporary Access
+    Pass): signs in once, instead of the password, to enroll a device. Stored as an argon2id
+    hash; rows are kept after use, expiry or revocation so the kiosk can say which it was."""
+
+    id = pw.AutoField()
+    account = pw.ForeignKeyField(Account, on_delete="CASCADE", index=True)
+    account_id: int
+    pass_hash = pw.CharField(max_length=255)
+    issued_at = pw.DateTimeField(default=utcnow)
+    issued_by = pw.CharField(max_length=128)
+    expires_at = pw.DateTimeField()
+    used_at = pw.DateTimeField(null=True)
+    revoked_at = pw.DateTimeField(null=True)
+
+
+class Cohort(BaseModel):
+    """A guided onboarding session: a named group of people, with an optional deadline."""
+
+    id = pw.AutoField()
+    name = pw.CharField(unique=True, max_length=64)
+    deadline = pw.DateField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    created_by = pw.CharField(max_length=128)
+
+
+class CohortMember(BaseModel):
+    cohort = pw.ForeignKeyField(Cohort, on_delete="CASCADE", backref="members")
+    cohort_id: int
+    account = pw.ForeignKeyField(Account, on_delete="CASCADE", index=True)
+    account_id: int
+    full_name = pw.CharField(max_length=128, null=True)
+    added_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("cohort", "account"), True),)
+
+
+class ProgressEvent(BaseModel):
+    """A step of the enrollment a person reached, as the kiosk saw it. Never a secret.
+
+    The onboarding board follows these rows (and the audit's failures) to show who is where.
+    """
+
+    id = pw.AutoField()
+    account = pw.ForeignKeyField(Account, on_delete="CASCADE", index=True)
+    account_id: int
+    email = pw.CharField(max_length=MAX_EMAIL_LENGTH)
+    step = pw.CharField(max_length=32)
+    at = pw.DateTimeField(default=utcnow)
+    source = pw.CharField(max_length=128)
+
+
+ALL_MODELS: list[type[BaseModel]] = [
+    Meta,
+    Account,
+    Credential,
+    RecoveryCode,
+    Throttle,
+    AuditEvent,
+    EnrollmentPass,
+    Cohort,
+    CohortMember,
+    ProgressEvent,
+]

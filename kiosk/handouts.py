@@ -1,0 +1,1 @@
+"""Onboarding handouts: one PDF page per person (`kiosk cohort handout`)."""
