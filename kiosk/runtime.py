@@ -146,6 +146,20 @@ def session_source() -> str:
     return source_from_environment()
 
 
+def staff_name() -> str:
+    """Who is running an admin command or the board, for the audit trail: the person behind
+    sudo when there is one, else the OS account."""
+    import getpass
+
+    name = os.environ.get("SUDO_USER", "").strip()
+    if not name:
+        try:
+            name = getpass.getuser()
+        except (KeyError, OSError):  # no passwd entry for this uid (some containers)
+            name = f"uid {os.getuid()}"
+    return "".join(ch for ch in name if ch.isprintable())[:64] or "unknown"
+
+
 def run_kiosk(
     ctx: Context, mode: str, demo_hint: str | None = None, *, interface: str | None = None
 ) -> None:
