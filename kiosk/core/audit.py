@@ -66,13 +66,21 @@ def source_from_environment(
         return f"local{at_host}"[:MAX_SOURCE]
 
 
-def record(event: Event, *, email: str | None, source: str, detail: str = "") -> None:
-    """Write one audit row (inside the caller's transaction, if any)."""
+def record(
+    event: Event,
+    *,
+    email: str | None,
+    source: str,
+    detail: str = "",
+    at: datetime | None = None,
+) -> None:
+    """Write one audit row (inside the caller's transaction, if any), at `at` (the service's
+    clock, where the caller has it) or now."""
     from kiosk.store.database import announce_change
     from kiosk.store.models import AuditEvent, utcnow
 
     AuditEvent.create(
-        at=utcnow(), event=event.value, email=email, source=source[:MAX_SOURCE], detail=detail[:128]
+        at=at or utcnow(), event=event.value, email=email, source=source[:MAX_SOURCE], detail=detail[:128]
     )
     announce_change()
 

@@ -27,11 +27,17 @@ from kiosk.core import audit
 from kiosk.core.accounts import normalize_email
 from kiosk.core.audit import Event
 from kiosk.core.context import CoreContext
+from kiosk.core.factors import ACCOUNT_CHANGED_MESSAGE
 from kiosk.core.passes import PassState, state_of
 from kiosk.core.steps import Stage
 from kiosk.core.throttle import AttemptThrottle
 from kiosk.core.values import AccountRef, CohortSummary, PersonState
-from kiosk.errors import CohortError, InvalidEmailError, UnknownAccountError
+from kiosk.errors import (
+    CohortError,
+    ConcurrentChangeError,
+    InvalidEmailError,
+    UnknownAccountError,
+)
 from kiosk.store.database import announce_change, storage_errors, write_transaction
 from kiosk.store.models import (
     Account,
@@ -151,8 +157,11 @@ class Cohorts:
     # ------------------------------------------------------------------ progress
     def record_stage(self, account: AccountRef, stage: Stage, *, source: str) -> None:
         """The kiosk saw this person reach `stage` (never anything secret)."""
-        with storage_errors("record the progress"), write_transaction(self._ctx.db):
-            self.record_stage_in_transaction(account.id, account.email, stage, source=source)
+        try:
+            with storage_errors("record the progress"), write_transaction(self._ctx.db):
+                self.record_stage_in_transaction(account.id, account.email, stage, source=source)
+        except pw.IntegrityError:  # the account was removed under this session
+            raise ConcurrentChangeError(ACCOUNT_CHANGED_MESSAGE) from None
 
     def record_stage_in_transaction(
         self, account_id: int, email: str, stage: Stage, *, source: str

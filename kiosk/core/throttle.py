@@ -145,9 +145,9 @@ class AttemptThrottle:
                 locked_until=locked_until,
                 expires_at=max(row.expires_at, locked_until or now, now + self.policy.lockout),
             ).where(Throttle.key == reservation.key).execute()
-            audit.record(Event.SIGN_IN_FAILED, email=email, source=source, detail=factor)
+            audit.record(Event.SIGN_IN_FAILED, email=email, source=source, detail=factor, at=now)
             if locks:
-                audit.record(Event.LOCKED, email=email, source=source, detail=factor)
+                audit.record(Event.LOCKED, email=email, source=source, detail=factor, at=now)
         if locks:
             assert locked_until is not None
             raise AccountLockedError(locked_until)

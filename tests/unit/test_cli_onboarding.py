@@ -1,0 +1,105 @@
+"""`kiosk cohort …` and `kiosk pass …`, run as the real command on SQLite and PostgreSQL.
+
+What staff rely on: a CSV with a bad line changes nothing and names the line; the JSON has the
+documented keys; a pass issued here signs the person in once; every change is audited with the
+staff member who made it; never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from kiosk.config import Settings
+from kiosk.core.flow import AuthFlow, Step
+from kiosk.core.service import KioskService
+from kiosk.errors import PassRefusedError
+
+from .conftest import SOURCE
+from .test_cli import Run, cli, one_error_line  # noqa: F401 - `cli` is a fixture
+
+STATE_KEYS = {"email", "name", "state", "locked", "attention", "since", "failed_attempts"}
+
+
+def test_a_cohort_from_a_csv_then_show_and_list(cli: Run, tmp_path: Path) -> None:
+    people = tmp_path / "people.csv"
+    people.write_text("email,full name\nana@example.com,Ana Núñez\nBEN@example.com\n")
+    created = cli("cohort", "create", "Hires Dec", "--from", str(people),
+                  "--deadline", "2026-12-31", env={"SUDO_USER": "it-alice"})
+    assert created.returncode == 0, created.stderr
+    assert "2 people" in created.stdout
+    shown = json.loads(cli("cohort", "show", "Hires Dec", "--json").stdout)
+    assert [row["email"] for row in shown] == ["ana@example.com", "ben@example.com"]
+    assert all(set(row) == STATE_KEYS for row in shown)
+    assert shown[0]["name"] == "Ana Núñez" and shown[0]["state"] == "not_started"
+    listed = json.loads(cli("cohort", "list", "--json").stdout)
+    assert listed == [{
+        "name": "Hires Dec", "deadline": "2026-12-31", "people": 2, "enrolled": 0,
+        "created_at": listed[0]["created_at"], "created_by": "it-alice",
+    }]
+    audit = cli("audit", "--json").stdout
+    assert '"source": "staff:it-alice"' in audit
+    assert cli("cohort", "add", "Hires Dec", "cid@example.com").returncode == 0
+    assert "cid@example.com" in cli("cohort", "show", "Hires Dec").stdout
+    removed = cli("cohort", "remove", "Hires Dec", "cid@example.com")
+    assert removed.returncode == 0 and "cid@example.com" not in cli(
+        "cohort", "show", "Hires Dec"
+    ).stdout
+    assert "2 people" in cli("cohort", "remove", "Hires Dec").stdout
+    assert json.loads(cli("cohort", "list", "--json").stdout) == []
+
+
+def test_a_csv_with_a_bad_line_changes_nothing(cli: Run, tmp_path: Path) -> None:
+    people = tmp_path / "people.csv"
+    people.write_bytes(b"ana@example.com\nnot an email\nben@example.com\n")
+    result = cli("cohort", "create", "hires", "--from", str(people))
+    assert result.returncode != 0
+    line = one_error_line(result)
+    assert "line 2" in line and "nothing was changed" in line
+    people.write_bytes(b"ana@example.com\n\xff\xfe\n")
+    assert "line 2" in one_error_line(cli("cohort", "create", "hires", "--from", str(people)))
+    assert json.loads(cli("cohort", "list", "--json").stdout) == []
+    assert json.loads(cli("users", "list", "--json").stdout) == []
+
+
+def test_unknown_cohorts_and_bad_options_are_one_line(cli: Run) -> None:
+    for args in (
+        ("cohort", "show", "nope"),
+        ("cohort", "report", "nope"),
+        ("cohort", "remove", "nope"),
+        ("cohort", "create", "x", "--deadline", "31/12/2026"),
+        ("pass", "issue", "nobody@example.com"),
+        ("pass", "issue", "nobody@example.com", "--valid", "8d"),
+    ):
+        result = cli(*args)
+        assert result.returncode != 0, args
+        assert one_error_line(result), args
+
+
+def test_a_pass_from_the_cli_signs_in_once(
+    cli: Run, settings: Settings
+) -> None:
+    assert cli("cohort", "create", "hires").returncode == 0
+    assert cli("cohort", "add", "hires", "dee@example.com").returncode == 0
+    issued = cli("pass", "issue", "dee@example.com", "--valid", "2h", "--json",
+                 env={"SUDO_USER": "it-bob"})
+    assert issued.returncode == 0, issued.stderr
+    data = json.loads(issued.stdout)
+    assert set(data) == {"email", "pass", "expires_at"} and data["email"] == "dee@example.com"
+    assert len(data["pass"].replace("-", "")) == 10 and data["expires_at"].endswith("Z")
+    service = KioskService.open(settings)
+    try:
+        flow = AuthFlow(service, SOURCE)
+        assert flow.submit_password("dee@example.com", data["pass"]) == Step.CREATE_PASSWORD
+        revoked = cli("pass", "revoke", "dee@example.com")
+        assert revoked.returncode == 0 and "withdrew" in revoked.stdout
+        try:
+            AuthFlow(service, SOURCE).submit_password("dee@example.com", data["pass"])
+            raise AssertionError("a withdrawn pass signed in")
+        except PassRefusedError as refused:
+            assert "withdrawn" in str(refused)
+    finally:
+        service.close()
+    audit = cli("audit", "--email", "dee@example.com").stdout
+    assert "pass_issued" in audit and "staff:it-bob" in audit and data["pass"] not in audit
+    assert "has no live pass" in cli("pass", "revoke", "dee@example.com").stdout
