@@ -80,7 +80,11 @@ def record(
     from kiosk.store.models import AuditEvent, utcnow
 
     AuditEvent.create(
-        at=at or utcnow(), event=event.value, email=email, source=source[:MAX_SOURCE], detail=detail[:128]
+        at=at or utcnow(),
+        event=event.value,
+        email=email,
+        source=source[:MAX_SOURCE],
+        detail=detail[:128],
     )
     announce_change()
 

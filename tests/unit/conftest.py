@@ -7,8 +7,9 @@ move time (lockouts, TOTP windows) without sleeping.
 
 from __future__ import annotations
 
+import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,3 +127,27 @@ def is_postgres(settings: Settings) -> bool:
 
 def sqlite_path(settings: Settings) -> Path:
     return Path(settings.database_url[len("sqlite:///") :])
+
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def cli(kiosk_cli: Run) -> Run:
+    """The real `kiosk` command; asserts that no traceback ever reaches the person."""
+
+    def run(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+        result = kiosk_cli(*args, **kwargs)
+        assert "Traceback" not in result.stdout + result.stderr, result.stderr
+        return result
+
+    return run
+
+
+def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The one `kiosk: error:` line a failing command prints (and asserts there is one)."""
+    assert result.returncode != 0, result
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("kiosk: error: ")
+    return lines[0]

@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,29 +19,7 @@ from kiosk.core import totp
 from kiosk.core.service import KioskService
 from kiosk.store.database import SCHEMA_VERSION
 
-from .conftest import PASSWORD, FakeClock, enroll
-
-Run = Callable[..., subprocess.CompletedProcess[str]]
-
-
-@pytest.fixture
-def cli(kiosk_cli: Run) -> Run:
-    """The real command; asserts that no traceback ever reaches the person."""
-
-    def run(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
-        result = kiosk_cli(*args, **kwargs)
-        assert "Traceback" not in result.stdout + result.stderr, result.stderr
-        return result
-
-    return run
-
-
-def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode != 0, result
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("kiosk: error: ")
-    return lines[0]
+from .conftest import PASSWORD, FakeClock, Run, enroll, one_error_line
 
 
 def users(cli: Run) -> dict[str, dict[str, object]]:
@@ -168,8 +145,10 @@ def test_users_import_huge_field_is_refused_by_number(cli: Run, tmp_path: Path) 
 def test_users_import_accounts_for_every_line(cli: Run, tmp_path: Path) -> None:
     """Added + already present + refused = the data lines; bytes that are not UTF-8 are one
     refused line, not the whole file; already present alone is not a failure."""
-    assert cli("users", "add", "ann@example.com", "--password-stdin",
-               input=PASSWORD + "\n").returncode == 0
+    assert (
+        cli("users", "add", "ann@example.com", "--password-stdin", input=PASSWORD + "\n").returncode
+        == 0
+    )
     csv_file = tmp_path / "people.csv"
     csv_file.write_bytes(
         b"\xef\xbb\xbfEmail,Password\r\n"
@@ -473,8 +452,10 @@ def test_redact_url() -> None:
 def test_demo_refuses_a_database_with_other_accounts(cli: Run, settings: Settings) -> None:
     from tests.unit.conftest import dump_tables
 
-    assert cli("users", "add", "ann@example.com", "--password-stdin",
-               input=PASSWORD + "\n").returncode == 0
+    assert (
+        cli("users", "add", "ann@example.com", "--password-stdin", input=PASSWORD + "\n").returncode
+        == 0
+    )
 
     def tables() -> dict[str, list[tuple[object, ...]]]:
         svc = KioskService.open(settings)
@@ -502,8 +483,10 @@ def test_demo_on_a_new_or_demo_only_database(cli: Run) -> None:
 
 # ------------------------------------------------------------------------------ file modes
 def test_loose_key_file_is_one_line_for_every_command(cli: Run, settings: Settings) -> None:
-    assert cli("users", "add", "ann@example.com", "--password-stdin",
-               input=PASSWORD + "\n").returncode == 0
+    assert (
+        cli("users", "add", "ann@example.com", "--password-stdin", input=PASSWORD + "\n").returncode
+        == 0
+    )
     settings.key_path.chmod(0o644)
     demo = ("demo", "--no-launch", "--allow-existing-database")
     for args in (("users", "list"), ("keys", "rotate"), demo):
@@ -520,12 +503,14 @@ def test_loose_database_and_log_are_reported_once_each(
 ) -> None:
     """Not refused (the kiosk would stop for every person), but an admin command says so on
     stderr, one line per kind of file, and the log keeps the same line."""
-    assert cli("users", "add", "ann@example.com", "--password-stdin",
-               input=PASSWORD + "\n").returncode == 0
+    assert (
+        cli("users", "add", "ann@example.com", "--password-stdin", input=PASSWORD + "\n").returncode
+        == 0
+    )
     log_file = tmp_path / "kiosk.log"
     loose = [log_file]
     if not settings.database_url.startswith("postgres"):
-        loose.append(Path(settings.database_url[len("sqlite:///"):]))
+        loose.append(Path(settings.database_url[len("sqlite:///") :]))
     for path in loose:
         path.chmod(0o644)
     result = cli("users", "list", "--json")
@@ -554,8 +539,10 @@ def test_users_import_stops_at_a_database_failure(tmp_path: Path) -> None:
     )
     assert _raw_cli(tmp_path, "db", "upgrade").returncode == 0
     conn = sqlite3.connect(tmp_path / "kiosk.db")
-    conn.execute("CREATE TRIGGER broken BEFORE INSERT ON account BEGIN "
-                 "INSERT INTO no_such_table VALUES (1); END")
+    conn.execute(
+        "CREATE TRIGGER broken BEFORE INSERT ON account BEGIN "
+        "INSERT INTO no_such_table VALUES (1); END"
+    )
     conn.commit()
     conn.close()
     csv_file = tmp_path / "people.csv"

@@ -15,8 +15,7 @@ from kiosk.core.flow import AuthFlow, Step
 from kiosk.core.service import KioskService
 from kiosk.errors import PassRefusedError
 
-from .conftest import SOURCE
-from .test_cli import Run, cli, one_error_line  # noqa: F401 - `cli` is a fixture
+from .conftest import SOURCE, Run, one_error_line
 
 STATE_KEYS = {"email", "name", "state", "locked", "attention", "since", "failed_attempts"}
 
@@ -24,8 +23,16 @@ STATE_KEYS = {"email", "name", "state", "locked", "attention", "since", "failed_
 def test_a_cohort_from_a_csv_then_show_and_list(cli: Run, tmp_path: Path) -> None:
     people = tmp_path / "people.csv"
     people.write_text("email,full name\nana@example.com,Ana Núñez\nBEN@example.com\n")
-    created = cli("cohort", "create", "Hires Dec", "--from", str(people),
-                  "--deadline", "2026-12-31", env={"SUDO_USER": "it-alice"})
+    created = cli(
+        "cohort",
+        "create",
+        "Hires Dec",
+        "--from",
+        str(people),
+        "--deadline",
+        "2026-12-31",
+        env={"SUDO_USER": "it-alice"},
+    )
     assert created.returncode == 0, created.stderr
     assert "2 people" in created.stdout
     shown = json.loads(cli("cohort", "show", "Hires Dec", "--json").stdout)
@@ -33,18 +40,25 @@ def test_a_cohort_from_a_csv_then_show_and_list(cli: Run, tmp_path: Path) -> Non
     assert all(set(row) == STATE_KEYS for row in shown)
     assert shown[0]["name"] == "Ana Núñez" and shown[0]["state"] == "not_started"
     listed = json.loads(cli("cohort", "list", "--json").stdout)
-    assert listed == [{
-        "name": "Hires Dec", "deadline": "2026-12-31", "people": 2, "enrolled": 0,
-        "created_at": listed[0]["created_at"], "created_by": "it-alice",
-    }]
+    assert listed == [
+        {
+            "name": "Hires Dec",
+            "deadline": "2026-12-31",
+            "people": 2,
+            "enrolled": 0,
+            "created_at": listed[0]["created_at"],
+            "created_by": "it-alice",
+        }
+    ]
     audit = cli("audit", "--json").stdout
     assert '"source": "staff:it-alice"' in audit
     assert cli("cohort", "add", "Hires Dec", "cid@example.com").returncode == 0
     assert "cid@example.com" in cli("cohort", "show", "Hires Dec").stdout
     removed = cli("cohort", "remove", "Hires Dec", "cid@example.com")
-    assert removed.returncode == 0 and "cid@example.com" not in cli(
-        "cohort", "show", "Hires Dec"
-    ).stdout
+    assert (
+        removed.returncode == 0
+        and "cid@example.com" not in cli("cohort", "show", "Hires Dec").stdout
+    )
     assert "2 people" in cli("cohort", "remove", "Hires Dec").stdout
     assert json.loads(cli("cohort", "list", "--json").stdout) == []
 
@@ -76,13 +90,12 @@ def test_unknown_cohorts_and_bad_options_are_one_line(cli: Run) -> None:
         assert one_error_line(result), args
 
 
-def test_a_pass_from_the_cli_signs_in_once(
-    cli: Run, settings: Settings
-) -> None:
+def test_a_pass_from_the_cli_signs_in_once(cli: Run, settings: Settings) -> None:
     assert cli("cohort", "create", "hires").returncode == 0
     assert cli("cohort", "add", "hires", "dee@example.com").returncode == 0
-    issued = cli("pass", "issue", "dee@example.com", "--valid", "2h", "--json",
-                 env={"SUDO_USER": "it-bob"})
+    issued = cli(
+        "pass", "issue", "dee@example.com", "--valid", "2h", "--json", env={"SUDO_USER": "it-bob"}
+    )
     assert issued.returncode == 0, issued.stderr
     data = json.loads(issued.stdout)
     assert set(data) == {"email", "pass", "expires_at"} and data["email"] == "dee@example.com"

@@ -31,8 +31,11 @@ def test_a_cohort_creates_missing_accounts_without_a_password(svc: KioskService)
     svc.accounts.add_user("old@example.com", PASSWORD)
     summary = svc.cohorts.create(
         "hires",
-        [NewPerson("New@Example.com", "Ana  Núñez"), NewPerson("old@example.com"),
-         NewPerson("new@example.com")],  # the same person twice counts once
+        [
+            NewPerson("New@Example.com", "Ana  Núñez"),
+            NewPerson("old@example.com"),
+            NewPerson("new@example.com"),
+        ],  # the same person twice counts once
         deadline=date(2026, 12, 31),
         staff="it-alice",
     )
@@ -72,7 +75,13 @@ def test_the_state_follows_each_stage_the_kiosk_records(svc: KioskService) -> No
     state = _state(svc, "ana@example.com")
     assert state["state"] == "enrolled" and state["attention"] is None
     assert set(state) == {
-        "email", "name", "state", "locked", "attention", "since", "failed_attempts"
+        "email",
+        "name",
+        "state",
+        "locked",
+        "attention",
+        "since",
+        "failed_attempts",
     }
     # IT's reset puts the person back at the start; signing in normally records nothing.
     svc.accounts.reset_mfa("ana@example.com")
@@ -190,9 +199,10 @@ def test_the_report_summarises_the_cohort(svc: KioskService, clock: FakeClock) -
     assert report.most_common_stop in ("setting_up", "not_started")
     # The deadline was yesterday: those not enrolled missed it, and so did kay, enrolled today.
     assert sorted(report.missed_deadline) == [
-        "kay@example.com", "lee@example.com", "max@example.com"
+        "kay@example.com",
+        "lee@example.com",
+        "max@example.com",
     ]
-    svc.cohorts.create("on time", [NewPerson("kay@example.com")], deadline=date.today(),
-                       staff="it")
+    svc.cohorts.create("on time", [NewPerson("kay@example.com")], deadline=date.today(), staff="it")
     assert svc.cohorts.report("on time").missed_deadline == []
     assert Stage.ENROLLED.value in report.counts

@@ -19,8 +19,8 @@ from kiosk.errors import (
     AccountLockedError,
     AuthenticationFailed,
     KioskError,
-    PasswordPolicyError,
     PassRefusedError,
+    PasswordPolicyError,
 )
 from kiosk.store.models import Account, Credential, EnrollmentPass
 
