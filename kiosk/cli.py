@@ -368,7 +368,7 @@ def summary_as_json(user: UserSummary) -> dict[str, object]:
         "locked_until": _iso(user.locked_until),
         "last_sign_in": _iso(user.last_sign_in),
         "created_at": _iso(user.created_at),
-        "password": user.password_source,  # where the password is checked: local or directory
+        "password": user.password_source,  # local, directory, or none (not set yet)
     }
 
 

@@ -135,6 +135,7 @@ class AccountAdmin:
                 Account.created_at,
                 Account.last_sign_in_at,
                 Account.password_source,
+                (Account.password_hash == "").alias("no_password"),
                 Credential.created_at.alias("enrolled_at"),
                 locks.c.locked_until,
             )
@@ -158,7 +159,12 @@ class AccountAdmin:
                     locked_until=locked_until if locked else None,
                     last_sign_in=row["last_sign_in_at"],
                     created_at=row["created_at"],
-                    password_source=row["password_source"],
+                    # "none": made for a cohort, waiting for its person's enrollment pass.
+                    password_source=(
+                        "none"
+                        if row["no_password"] and row["password_source"] == "local"
+                        else row["password_source"]
+                    ),
                 )
 
 

@@ -36,7 +36,7 @@ class UserSummary:
     locked_until: datetime | None
     last_sign_in: datetime | None
     created_at: datetime
-    password_source: str = "local"  # "local" or "directory"
+    password_source: str = "local"  # "local", "directory", or "none" (not set yet)
 
 
 @dataclass(frozen=True)

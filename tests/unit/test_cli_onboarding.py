@@ -38,6 +38,8 @@ def test_a_cohort_from_a_csv_then_show_and_list(cli: Run, tmp_path: Path) -> Non
     shown = json.loads(cli("cohort", "show", "Hires Dec", "--json").stdout)
     assert [row["email"] for row in shown] == ["ana@example.com", "ben@example.com"]
     assert all(set(row) == STATE_KEYS for row in shown)
+    users = {u["email"]: u for u in json.loads(cli("users", "list", "--json").stdout)}
+    assert users["ana@example.com"]["password"] == "none"  # created for the cohort, no password
     assert shown[0]["name"] == "Ana Núñez" and shown[0]["state"] == "not_started"
     listed = json.loads(cli("cohort", "list", "--json").stdout)
     assert listed == [
