@@ -36,6 +36,8 @@ SYSTEM_PROGRAMS = {
     "/usr/sbin/slapd": "slapd",  # the directory tests start their own OpenLDAP server
     "ldapadd": "ldap-utils",
     "systemd-analyze": "systemd",  # verifies the systemd units shipped under deploy/
+    # the handout tests print names like "Łukasz" in DejaVu (core PDF fonts are Latin-1 only)
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf": "fonts-dejavu-core",
 }
 
 # file that must exist -> Debian package that provides it: python-ldap has no Linux wheels on

@@ -10,9 +10,11 @@ writes to the terminal a person is using.
 from __future__ import annotations
 
 import logging
+import os
 import shlex
 import stat
 import sys
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -71,3 +73,23 @@ def warn_on_stderr(enabled: bool) -> None:
     elif not enabled and _stderr_handler in log.handlers:
         log.removeHandler(_stderr_handler)
 
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Write `data` to `path`, readable by this account only (0600) whatever the umask.
+
+    Written beside it under a temporary name (created 0600) and renamed over it: a file already
+    there with looser modes is replaced, not rewritten in place, and a symlink at `path` is
+    replaced rather than followed.
+    """
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

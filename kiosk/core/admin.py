@@ -39,7 +39,7 @@ class AccountAdmin:
         if account is None:
             raise UnknownAccountError(f"no account for {email}")
         return AccountRef(id=account.id, email=email, version=account.mfa_version,
-                          enrolled=bool(enrolled))
+                          enrolled=bool(enrolled), has_password=account.has_password)
 
     def add_user(self, raw_email: str, password: str, *, source: str = "admin") -> str:
         email = normalize_email(raw_email)

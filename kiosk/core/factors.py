@@ -175,13 +175,12 @@ class FactorChecks:
             )
             raise matched.refusal()
         self._settle_success(reservation, clear_failures=False)
-        has_password = bool(account.password_hash) or account.password_source == "directory"
         return AccountRef(
             id=account.id,
             email=account.email,
             version=account.mfa_version,
             enrolled=_is_enrolled(account.id),
-            has_password=has_password,
+            has_password=account.has_password,
             pass_id=matched.pass_id,
         )
 

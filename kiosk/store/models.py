@@ -51,6 +51,11 @@ class Account(BaseModel):
     # account cannot both win, and no flow begun before an admin change can finish after it.
     mfa_version = pw.IntegerField(default=0)
 
+    @property
+    def has_password(self) -> bool:
+        """Whether its person can sign in with a password (False: only with a pass, for now)."""
+        return bool(self.password_hash) or self.password_source == "directory"
+
 
 class Credential(BaseModel):
     """The account's one active authenticator (TOTP)."""
