@@ -737,14 +737,20 @@ def cohort_report(ctx: Context, name: str, as_json: bool, as_csv: bool) -> None:
 def cohort_handout(ctx: Context, name: str, out: str, with_pass: bool, valid: str) -> None:
     """One PDF page per person: how to reach the kiosk, the steps, and (--with-pass) a pass."""
     from kiosk.core.passes import parse_validity
-    from kiosk.handouts import build_handout_pages, render_handouts, write_private_file
+    from kiosk.filemodes import write_private_file
+    from kiosk.handouts import build_handout_pages, render_handouts
     from kiosk.runtime import staff_name
 
     validity = parse_validity(valid)
     service = ctx.service()
     target = Path(out)
-    if not target.parent.is_dir():
-        raise ConfigError(f"cannot write {out}: no such folder")
+    # Checked before any pass is issued: a new pass withdraws the person's live one, so a
+    # handout that cannot be written must not issue any.
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"cannot write {out}: the folder does not exist or is not writable")
+    if target.is_dir():
+        raise ConfigError(f"cannot write {out}: it is a folder")
     pages = build_handout_pages(
         service, name, with_pass=with_pass, valid=validity, staff=staff_name()
     )
@@ -753,9 +759,13 @@ def cohort_handout(ctx: Context, name: str, out: str, with_pass: bool, valid: st
         pages, organization=settings.kiosk.organization, connect=settings.onboarding.connect
     )
     write_private_file(target, data)
+    enrolled = service.cohorts.summary(name).enrolled
     passes = sum(1 for page in pages if page.pass_text)
-    click.echo(f"wrote {len(pages)} page(s) to {out}" + (f", {passes} with a pass" if with_pass
-                                                         else ""))
+    click.echo(
+        f"wrote {len(pages)} page(s) to {out}"
+        + (f", {passes} with a pass" if with_pass else "")
+        + (f"; {enrolled} enrolled people need no page" if enrolled else "")
+    )
 
 
 @cli.group("pass")

@@ -118,3 +118,51 @@ def test_a_pass_from_the_cli_signs_in_once(cli: Run, settings: Settings) -> None
     audit = cli("audit", "--email", "dee@example.com").stdout
     assert "pass_issued" in audit and "staff:it-bob" in audit and data["pass"] not in audit
     assert "has no live pass" in cli("pass", "revoke", "dee@example.com").stdout
+
+
+def test_handout_and_report_from_the_command_line(
+    cli: Run, settings: Settings, tmp_path: Path
+) -> None:
+    import csv
+    import io
+    import re
+
+    from pypdf import PdfReader
+
+    assert cli("cohort", "create", "hires").returncode == 0
+    assert cli("cohort", "add", "hires", "eve@example.com", "fay@example.com").returncode == 0
+    unwritable = cli(
+        "cohort",
+        "handout",
+        "hires",
+        "--with-pass",
+        "--out",
+        str(tmp_path / "no-such-folder" / "h.pdf"),
+    )
+    assert "not writable" in one_error_line(unwritable)
+    assert "pass_issued" not in cli("audit").stdout  # refused before any pass was issued
+    out = tmp_path / "hires.pdf"
+    made = cli("cohort", "handout", "hires", "--with-pass", "--valid", "2h", "--out", str(out))
+    assert made.returncode == 0, made.stderr
+    assert "2 page(s)" in made.stdout and "2 with a pass" in made.stdout
+    assert out.stat().st_mode & 0o777 == 0o600
+    pages = [page.extract_text() for page in PdfReader(out).pages]
+    assert len(pages) == 2 and "eve@example.com" in pages[0]
+    printed = re.search(r"\b[0-9A-Z]{5}-[0-9A-Z]{5}\b", pages[0])
+    assert printed is not None, pages[0]
+    service = KioskService.open(settings)
+    try:
+        flow = AuthFlow(service, SOURCE)
+        assert flow.submit_password("eve@example.com", printed.group(0)) == Step.CREATE_PASSWORD
+    finally:
+        service.close()
+    report = json.loads(cli("cohort", "report", "hires", "--json").stdout)
+    assert report["summary"]["counts"]["signed_in"] == 1
+    assert report["summary"]["counts"]["not_started"] == 1
+    rows = list(csv.DictReader(io.StringIO(cli("cohort", "report", "hires", "--csv").stdout)))
+    assert {row["email"]: row["passes_issued"] for row in rows} == {
+        "eve@example.com": "1",
+        "fay@example.com": "1",
+    }
+    assert "hires" in cli("cohort", "report", "hires").stdout
+    assert one_error_line(cli("cohort", "report", "hires", "--json", "--csv"))
