@@ -121,9 +121,7 @@ def build_cohort(settings: Settings) -> Cohort:
     at(40)
     for email, _ in PEOPLE[:6]:
         service.accounts.add_user(email, PASSWORD, source="test")
-    service.cohorts.create(
-        COHORT, [NewPerson(email, name) for email, name in PEOPLE], staff="test"
-    )
+    service.cohorts.create(COHORT, [NewPerson(email, name) for email, name in PEOPLE], staff="test")
     cohort = Cohort(service, clock, COHORT, started)
     at(30.5)
     enroll(service, "ada@example.com", clock)
