@@ -41,6 +41,7 @@ from kiosk.board.dialogs import (
 )
 from kiosk.board.watcher import POLL_SECONDS, ChangeSignal, CohortFeed, Update, open_signal
 from kiosk.core.cohorts import NewPerson
+from kiosk.core.passes import DEFAULT_VALIDITY
 from kiosk.core.service import KioskService
 from kiosk.core.values import IssuedPass, PersonState
 from kiosk.errors import KioskError, report_unexpected
@@ -220,7 +221,7 @@ class BoardScreen(Screen[None]):
             if not wanted:
                 return False
             row = model.cells(person, now)
-            table.add_row(*map(_cell, row), key=email)
+            table.add_row(*_cells(row), key=email)
             self._shown[email] = row
             return True
         if not wanted:
@@ -230,7 +231,7 @@ class BoardScreen(Screen[None]):
         row = model.cells(person, now)
         for key, old, new in zip(model.COLUMN_KEYS, shown, row, strict=True):
             if old != new:
-                table.update_cell(email, key, _cell(new))
+                table.update_cell(email, key, _cell(new, key))
         self._shown[email] = row
         if self._sort is None or before is None:
             return False
@@ -250,7 +251,7 @@ class BoardScreen(Screen[None]):
             people.sort(key=lambda p: p.email)
         for person in people:
             row = model.cells(person, now)
-            table.add_row(*map(_cell, row), key=person.email)
+            table.add_row(*_cells(row), key=person.email)
             self._shown[person.email] = row
         self._follow_selection(table)
         self._show_details()
@@ -385,7 +386,7 @@ class BoardScreen(Screen[None]):
     def _confirm(
         self,
         question: str,
-        then: Callable[[], None],
+        then: Callable[[], object],
         *,
         yes: str = "Yes",
         destructive: bool = False,
@@ -403,9 +404,10 @@ class BoardScreen(Screen[None]):
         if person is None:
             return
         email = person.email
+        minutes = int(DEFAULT_VALIDITY.total_seconds() // 60)
         self._confirm(
             f"Issue an enrollment pass for {email}?\n\nCheck who they are first. The pass works "
-            "once, for 30 minutes, and replaces any pass they have.",
+            f"once, for {minutes} minutes, and replaces any pass they have.",
             lambda: self._issue_pass(email),
             yes="Issue",
         )
@@ -558,8 +560,13 @@ class BoardScreen(Screen[None]):
             self.say(f"{what} (reference {reference}, see the log).", error=True)
 
 
-def _cell(text: str) -> Text:
-    return Text(text, no_wrap=True, overflow="ellipsis")
+def _cell(text: str, column: str = "") -> Text:
+    style = "bold" if column == "attention" else ""
+    return Text(text, style=style, no_wrap=True, overflow="ellipsis")
+
+
+def _cells(row: model.Cells) -> list[Text]:
+    return [_cell(text, key) for key, text in zip(model.COLUMN_KEYS, row, strict=True)]
 
 
 def _file_safe(name: str) -> str:
