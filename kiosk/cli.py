@@ -172,6 +172,23 @@ def serve(ctx: Context, host: str, port: int, public_url: str | None) -> None:
     run_server(server, click.echo)
 
 
+@cli.command()
+@click.argument("cohort", required=False)
+@pass_ctx
+@handle_errors
+def onboard(ctx: Context, cohort: str | None) -> None:
+    """The live onboarding board for IT staff: who in COHORT is where (a picker without one)."""
+    from kiosk.runtime import staff_name
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        fail("the board needs an interactive terminal (connect with ssh -t)")
+    service = ctx.service()
+    from kiosk.board.app import run_board
+
+    warn_on_stderr(False)  # from here on the screen belongs to the board
+    run_board(service, cohort, staff=staff_name())
+
+
 # ---------------------------------------------------------------------------------- users
 @cli.group()
 def users() -> None:

@@ -1,0 +1,106 @@
+"""`kiosk onboard [COHORT]`: the onboarding board app for IT staff, and `run_board`.
+
+A staff tool, not a kiosk: q or ctrl+c quits. It opens on a cohort (or a picker of cohorts) and
+leaves the rest to the board screen (kiosk/board/screen.py). Whatever Textual catches goes to a
+private sink and ends the app; `run_board` then raises one `KioskError` line with a log reference,
+so no traceback reaches staff.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import re
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.console import Console
+from textual.app import App
+from textual.binding import Binding, BindingType
+
+from kiosk.board.dialogs import CohortPicker, now_utc
+from kiosk.board.screen import BoardScreen, Clock
+from kiosk.core.service import KioskService
+from kiosk.errors import KioskError, log, new_reference
+
+_EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Failed)):", re.M)
+
+
+def _stylesheet() -> tuple[str | None, str]:
+    """(CSS_PATH, CSS): styles/board.tcss as a file when installed normally or from the tree,
+    else (a zipped install) its text read as a package resource."""
+    spec = importlib.util.find_spec("kiosk.styles")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(folder) / "board.tcss"
+        if candidate.is_file():
+            return str(candidate), ""
+    from importlib.resources import files
+
+    return None, files("kiosk.styles").joinpath("board.tcss").read_text(encoding="utf-8")
+
+
+_CSS_PATH, _CSS_TEXT = _stylesheet()
+
+
+class BoardApp(App[bool]):
+    """The board: ends with True when staff quit (None means Textual stopped it on an error)."""
+
+    ENABLE_COMMAND_PALETTE = False
+    CSS_PATH = _CSS_PATH
+    CSS = _CSS_TEXT
+    TITLE = "kiosk onboard"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(
+        self,
+        service: KioskService,
+        cohort: str | None = None,
+        *,
+        staff: str,
+        now: Clock | None = None,
+    ) -> None:
+        super().__init__()
+        self.service = service
+        self.cohort = cohort
+        self.staff = staff
+        self.now: Clock = now or now_utc
+        # Textual prints what it catches as a traceback with local variables: never on the
+        # staff member's screen; only its type is logged (see `run_board`).
+        self.error_sink = io.StringIO()
+        self.error_console = Console(file=self.error_sink, markup=False, highlight=False)
+
+    def on_mount(self) -> None:
+        if self.cohort is not None:
+            self.open_cohort(self.cohort)
+        else:
+            self.push_screen(CohortPicker(self.service), self._picked)
+
+    def _picked(self, cohort: str | None) -> None:
+        if cohort is not None:
+            self.open_cohort(cohort)
+
+    def open_cohort(self, cohort: str) -> None:
+        self.cohort = cohort
+        self.push_screen(BoardScreen(self.service, cohort, staff=self.staff, now=self.now))
+
+    async def action_quit(self) -> None:
+        self.exit(True)
+
+    def stopped_on(self) -> str:
+        """The type of error Textual stopped the app on (for the log), from the private sink."""
+        names = _EXCEPTION_LINE.findall(self.error_sink.getvalue())
+        return names[-1][:80] if names else "an error"
+
+
+def run_board(service: KioskService, cohort: str | None, *, staff: str, **options: Any) -> None:
+    """Run the board in this terminal until staff quit; one `KioskError` line if it can't."""
+    if cohort is not None:
+        cohort = service.cohorts.summary(cohort).name  # no such cohort: one line, no screen
+    app = BoardApp(service, cohort, staff=staff, **options)
+    if app.run() is None:
+        reference = new_reference()
+        log.error("the board stopped on %s, reference %s", app.stopped_on(), reference)
+        raise KioskError(f"the board stopped unexpectedly (reference {reference}, see the log)")

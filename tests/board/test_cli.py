@@ -1,0 +1,53 @@
+"""`kiosk onboard` as staff run it: the installed command in a real pty (pexpect + pyte)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from kiosk.config import Settings
+from tests.board.conftest import COHORT, Cohort
+from tests.conftest import write_config
+from tests.support.terminal import CTRL_C, Terminal
+
+
+def onboard(tmp_path: Path, settings: Settings, *args: str) -> Terminal:
+    config = write_config(tmp_path / "config.toml", settings)
+    argv = [sys.executable, "-m", "kiosk", "--config", str(config), "onboard", *args]
+    return Terminal(argv, cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "SUDO_USER": "bob"})
+
+
+def test_the_board_runs_in_a_terminal_and_q_quits(cohort: Cohort, tmp_path: Path) -> None:
+    with onboard(tmp_path, cohort.service.settings, COHORT) as term:
+        term.wait_for_text("staff: bob")
+        term.wait_for_text("hana@example.com")
+        term.wait_for_text("1 of 8 enrolled")
+        term.send("q")
+        assert term.wait_for_exit() == 0
+
+
+def test_the_picker_then_ctrl_c(cohort: Cohort, tmp_path: Path) -> None:
+    with onboard(tmp_path, cohort.service.settings) as term:
+        term.wait_for_text(f"{COHORT}   1 of 8 enrolled")
+        term.send("\r")
+        term.wait_for_text("hana@example.com")
+        term.send(CTRL_C)
+        assert term.wait_for_exit() == 0
+
+
+def test_an_unknown_cohort_is_one_line(cohort: Cohort, tmp_path: Path) -> None:
+    with onboard(tmp_path, cohort.service.settings, "Nope") as term:
+        status = term.wait_for_exit()
+        output = term.raw.decode()
+    assert status == 2
+    assert output.strip() == "kiosk: error: no cohort named 'Nope'"
+
+
+def test_without_a_terminal_it_says_so(kiosk_cli: object, cohort: Cohort) -> None:
+    # kiosk_cli runs with pipes, not a terminal (its own config, the same kind of store).
+    result = kiosk_cli("onboard", COHORT)  # type: ignore[operator]
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "kiosk: error: the board needs an interactive terminal (connect with ssh -t)"
+    )
+    assert "Traceback" not in result.stderr
