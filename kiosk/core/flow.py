@@ -133,6 +133,13 @@ class AuthFlow:
         return self._account is not None and self._account.pass_id is not None
 
     @property
+    def replaces_authenticator(self) -> bool:
+        """Signed in with a recovery code or a pass on an enrolled account: the device set up
+        now replaces the old one (the screens say so)."""
+        account = self._account
+        return account is not None and account.enrolled and (self._recovering or self.via_pass)
+
+    @property
     def password_min_length(self) -> int:
         """For the Create Your Password screen's policy line."""
         return self.settings.security.password_min_length

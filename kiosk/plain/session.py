@@ -20,6 +20,7 @@ from contextlib import contextmanager, suppress
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
+from kiosk.core.accounts import POLICY_TEMPLATE
 from kiosk.core.flow import AuthFlow
 from kiosk.core.steps import Method, Step
 from kiosk.errors import KioskError, report_unexpected
@@ -228,6 +229,7 @@ class PlainSession:
         step = self.flow.step
         {
             Step.SIGN_IN: self._sign_in,
+            Step.CREATE_PASSWORD: self._create_password,
             Step.MFA_REQUIRED: self._mfa_required,
             Step.SELECT_METHOD: self._select_method,
             Step.SCAN_QR: self._secure_account,
@@ -262,6 +264,29 @@ class PlainSession:
             self._call(partial(self.flow.submit_password, email, password), _("Checking…"))
             del password
 
+    def _create_password(self) -> None:
+        """Signed in with an enrollment pass and no password yet: choose one, typed twice.
+        The core checks the policy and that both match; a refusal is one line, then again."""
+        t = self.term
+        self._header(N_("Create Your Password"))
+        t.say(
+            _("You signed in with a one-time enrollment pass. Choose the password you'll use "
+              "to sign in from now on.")
+        )
+        t.say(_(POLICY_TEMPLATE).format(count=self.flow.password_min_length))
+        t.say(_("Your password is not shown as you type."))
+        while self.flow.step == Step.CREATE_PASSWORD:
+            password = self._ask(_("New password: "), secret=True)
+            if password.strip().casefold() in _word(N_("back")):
+                self._back()
+                continue
+            if not password:
+                t.say(_("Enter your new password."))
+                continue
+            again = self._ask(_("Type it again: "), secret=True)
+            self._call(partial(self.flow.create_password, password, again), _("One moment…"))
+            del password, again
+
     def _mfa_required(self) -> None:
         t = self.term
         self._header(N_("Two-Factor Authentication Required"))
@@ -293,6 +318,11 @@ class PlainSession:
             t.say(
                 _("Your recovery code was accepted. Now set up the authenticator app on your "
                   "new phone. Your old phone stops working once you finish.")
+            )
+        elif self.flow.replaces_authenticator:  # an enrollment pass, phone and code lost
+            t.say(
+                _("Your enrollment pass was accepted. Now set up the authenticator app on your "
+                  "new phone. Your old phone and recovery code stop working once you finish.")
             )
         t.say(_("Choose how you'll prove it's you each time you sign in."))
         t.say(

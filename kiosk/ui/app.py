@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 # Screens are imported when first shown: Sign in alone is on the way to the first paint.
 SCREEN_FOR_STEP: dict[Step, str] = {
     Step.SIGN_IN: "sign_in:SignInScreen",
+    Step.CREATE_PASSWORD: "create_password:CreatePasswordScreen",
     Step.MFA_REQUIRED: "mfa_required:MfaRequiredScreen",
     Step.SELECT_METHOD: "select_method:SelectMethodScreen",
     Step.SCAN_QR: "secure_account:SecureAccountScreen",

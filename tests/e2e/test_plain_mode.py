@@ -144,21 +144,23 @@ class Enrolled:
     recovery_code: str
 
 
-def sign_in(term: PlainTerminal, password: str = PASSWORD) -> None:
+def sign_in(term: PlainTerminal, password: str = PASSWORD, email: str = EMAIL) -> None:
     term.expect("Email: ")
-    term.answer(EMAIL)
+    term.answer(email)
     term.expect("Password: ")
     term.answer(password, secret=True)
     term.expect("Checking…")
 
 
-def set_up_app(term: PlainTerminal, *, wrong_code_first: bool = False) -> Enrolled:
+def set_up_app(
+    term: PlainTerminal, *, wrong_code_first: bool = False, email: str = EMAIL
+) -> Enrolled:
     """From Select an Authentication Method to Signed in; returns the new key and code."""
     term.expect("Select an Authentication Method")
     term.expect("Press Enter to choose 1")
     term.answer("")
     term.expect("Secure your Account")
-    term.expect(f"Account: {EMAIL}")
+    term.expect(f"Account: {email}")
     term.expect("Issuer: Procore")
     secret = term.expect(KEY_RE).group(1).decode().replace(" ", "")
     term.expect("Press Enter to continue")
@@ -271,6 +273,105 @@ def test_recovery_code_sets_up_a_new_phone_with_a_new_recovery_code(make_site, p
     used.expect("That recovery code isn't valid, or it has already been used.")
     used.send(CTRL_C)
     assert used.wait_for_end() == 0
+
+
+def staff_prepare(site: Site, email: str) -> str:
+    """What staff do before the session (a cohort member without a password, and a pass to
+    read out), through the core on the site's own store; returns the pass."""
+    from kiosk.config import load_settings
+    from kiosk.core.cohorts import NewPerson
+    from kiosk.core.service import KioskService
+
+    service = KioskService.open(load_settings(site.config))
+    try:
+        if email not in site.passwords:
+            service.cohorts.create("spring intake", [NewPerson(email)], staff="it")
+        return service.passes.issue(email, staff="it").text
+    finally:
+        service.close()
+
+
+def test_a_pass_lets_a_person_without_a_password_create_one_and_enroll(make_site, plain) -> None:
+    newcomer, new_password = "sam.ortiz@example.com", "lantern quarry violet"
+    site = new_site(make_site)
+    the_pass = staff_prepare(site, newcomer)
+    term = plain(site)
+    sign_in(term, the_pass, email=newcomer)
+    term.expect("Step 2 of 7: Create Your Password")
+    term.expect("You signed in with a one-time enrollment pass.")
+    term.expect("At least 8 characters. A few unrelated words make a strong password.")
+    term.expect("Your password is not shown as you type.")
+    term.expect("New password: ")
+    term.answer(new_password, secret=True)
+    term.expect("Type it again: ")
+    term.answer(new_password + "!", secret=True)
+    term.expect("One moment…")
+    term.expect("The two passwords are different. Please type the same one twice.")
+    term.expect("New password: ")  # the same step again, one line said
+    term.answer("short", secret=True)
+    term.expect("Type it again: ")
+    term.answer("short", secret=True)
+    term.expect("The password must have at least 8 characters.")
+    term.expect("New password: ")
+    term.answer("")
+    term.expect("Enter your new password.")
+    term.expect("New password: ")
+    term.answer(new_password, secret=True)
+    term.expect("Type it again: ")
+    term.answer(new_password, secret=True)
+    term.expect("Step 3 of 7: Two-Factor Authentication Required")
+    term.expect("Press Enter to set up now")
+    term.answer("")
+    enrolled = set_up_app(term, email=newcomer)
+    end_signed_in_session(term)
+    assert site.users()[newcomer]["enrolled"] is True
+
+    again = plain(site)  # the password created with the pass now signs in
+    sign_in(again, new_password, email=newcomer)
+    again.expect("Enter the 6-digit code")
+    again.expect("6-digit code: ")
+    again.answer(pyotp.TOTP(enrolled.secret).at(time.time() + 30))
+    again.expect("You're signed in with your authenticator app.")
+    end_signed_in_session(again)
+
+    used = plain(site)  # a pass works once
+    sign_in(used, the_pass, email=newcomer)
+    used.expect("This enrollment pass has already been used. Ask IT staff for a new one.")
+    used.expect("Email: ")
+    used.send(CTRL_C)
+    assert used.wait_for_end() == 0
+    used.check_clean()
+
+
+def test_back_at_create_your_password_returns_to_sign_in(make_site, plain) -> None:
+    site = new_site(make_site)
+    newcomer = "sam.ortiz@example.com"
+    term = plain(site)
+    sign_in(term, staff_prepare(site, newcomer), email=newcomer)
+    term.expect("New password: ")
+    term.answer("back")
+    term.expect("Sign in")
+    term.expect("Email: ")
+    term.send(CTRL_C)
+    assert term.wait_for_end() == 0
+    term.check_clean()
+    assert site.users()[newcomer]["enrolled"] is False
+
+
+def test_a_pass_replaces_a_lost_phone_in_plain_mode(make_site, plain) -> None:
+    site = new_site(make_site)
+    term = plain(site)
+    first = enroll(term)
+    end_signed_in_session(term)
+
+    the_pass = staff_prepare(site, EMAIL)  # phone and recovery code both lost
+    lost = plain(site)
+    sign_in(lost, the_pass)
+    second = set_up_app(lost)
+    assert words("Step 2 of 5: Select an Authentication Method").search(lost.transcript)
+    assert words("Your enrollment pass was accepted.").search(lost.transcript)
+    end_signed_in_session(lost)
+    assert second.secret != first.secret
 
 
 def test_wrong_password_then_lockout_message(make_site, plain) -> None:

@@ -202,3 +202,40 @@ def test_high_contrast_snapshot(
         enroll(service)
     app = make_app(service, demo_hint=DEMO_HINT if screen == "sign_in" else None)
     assert _snapshot(app, screen, snap_compare)
+
+
+# Signed in with an enrollment pass: Create Your Password (a cohort member without a password),
+# with the policy, and after two different passwords; Select an Authentication Method when a
+# pass replaces a lost phone. In every language, at 80×24.
+PASS_SCREENS = ["create_password", "create_password_mismatch", "select_method_pass"]
+
+
+@pytest.mark.parametrize("language", ["en", "es", "fr"])
+@pytest.mark.parametrize("screen", PASS_SCREENS)
+def test_pass_snapshot(
+    screen: str,
+    language: str,
+    service_with: Callable[..., KioskService],
+    monkeypatch: pytest.MonkeyPatch,
+    snap_compare: Any,
+) -> None:
+    from kiosk.core.cohorts import NewPerson
+
+    _fixed_secrets(monkeypatch)
+    service = service_with(language=language)
+    if screen == "select_method_pass":
+        email = "pat.lee@example.com"
+        enroll(service)
+    else:
+        email = "sam.ortiz@example.com"
+        service.cohorts.create("spring intake", [NewPerson(email)], staff="it")
+    the_pass = service.passes.issue(email, staff="it").text
+    app = make_app(service)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await sign_in(pilot, email, the_pass)
+        if screen == "create_password_mismatch":
+            await pilot.press(*"lantern quarry violet", "enter", *"lantern quarry", "enter")
+        await still(pilot)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

@@ -38,12 +38,23 @@ class SelectMethodScreen(StepScreen):
     STEP_TITLE = N_("Select an Authentication Method")
 
     def compose_card(self) -> Iterator[Widget]:
-        if self.kiosk.flow.recovering:
+        flow = self.kiosk.flow
+        if flow.recovering:
             yield Static(
                 "✔ "
                 + _(
                     "Your recovery code was accepted. Now set up the authenticator app on your "
                     "new phone. Your old phone stops working once you finish."
+                ),
+                classes="explanation notice",
+                markup=False,
+            )
+        elif flow.replaces_authenticator:  # an enrollment pass, phone and recovery code lost
+            yield Static(
+                "✔ "
+                + _(
+                    "Your enrollment pass was accepted. Now set up the authenticator app on your "
+                    "new phone. Your old phone and recovery code stop working once you finish."
                 ),
                 classes="explanation notice",
                 markup=False,
