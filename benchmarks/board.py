@@ -189,7 +189,6 @@ def stalls(config: Path) -> tuple[list[float], float, float]:
     """(lateness of every 5 ms wake-up while the board follows 1,000 changes, load seconds,
     seconds until the board showed every change)."""
     from kiosk.board.app import BoardApp, settle_memory
-
     from kiosk.store.models import ProgressEvent, utcnow
 
     service = c.open_service(config)

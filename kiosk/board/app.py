@@ -9,7 +9,6 @@ so no traceback reaches staff.
 from __future__ import annotations
 
 import gc
-
 import importlib.util
 import io
 import re
