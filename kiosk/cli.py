@@ -694,11 +694,13 @@ def cohort_show(ctx: Context, name: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([p.as_json() for p in people], indent=2))
         return
-    click.echo(f"{'EMAIL':36} {'STATE':15} {'SINCE':17} {'FAILED':>6} {'LOCKED':6} ATTENTION")
+    width = max([len("EMAIL"), *(len(p.email) for p in people)])
+    click.echo(f"{'EMAIL':{width}} {'STATE':15} {'SINCE (UTC)':17} {'FAILED':>6} {'LOCKED':6} "
+               "ATTENTION")
     for p in people:
         since = p.since.strftime("%Y-%m-%d %H:%M") if p.since else "-"
         click.echo(
-            f"{p.email:36} {p.state:15} {since:17} {p.failed_attempts:6} "
+            f"{p.email:{width}} {p.state:15} {since:17} {p.failed_attempts:6} "
             f"{'yes' if p.locked else 'no':6} {p.attention or '-'}"
         )
 
