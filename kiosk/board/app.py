@@ -9,10 +9,8 @@ so no traceback reaches staff.
 from __future__ import annotations
 
 import gc
-import importlib.util
 import io
 import re
-from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.console import Console
@@ -23,24 +21,12 @@ from kiosk.board.dialogs import CohortPicker, now_utc
 from kiosk.board.screen import BoardScreen, Clock
 from kiosk.core.service import KioskService
 from kiosk.errors import KioskError, log, new_reference
+from kiosk.stylesheet import find_stylesheet
 
 _EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Failed)):", re.M)
 
 
-def _stylesheet() -> tuple[str | None, str]:
-    """(CSS_PATH, CSS): styles/board.tcss as a file when installed normally or from the tree,
-    else (a zipped install) its text read as a package resource."""
-    spec = importlib.util.find_spec("kiosk.styles")
-    for folder in (spec.submodule_search_locations or []) if spec else []:
-        candidate = Path(folder) / "board.tcss"
-        if candidate.is_file():
-            return str(candidate), ""
-    from importlib.resources import files
-
-    return None, files("kiosk.styles").joinpath("board.tcss").read_text(encoding="utf-8")
-
-
-_CSS_PATH, _CSS_TEXT = _stylesheet()
+_CSS_PATH, _CSS_TEXT = find_stylesheet("board.tcss")
 
 
 class BoardApp(App[bool]):

@@ -9,13 +9,11 @@ rebuilt from the flow's state by `show_step`, so what is on screen always matche
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import io
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.console import Console
@@ -33,6 +31,7 @@ from kiosk.core.flow import AuthFlow
 from kiosk.core.steps import Step
 from kiosk.errors import KioskError, log, new_reference, report_unexpected
 from kiosk.i18n import N_, current_language, localized, set_language
+from kiosk.stylesheet import find_stylesheet
 from kiosk.ui.screens.base import StepScreen
 from kiosk.ui.widgets.status import IdleWarning
 
@@ -88,23 +87,7 @@ def capped_resize(event: events.Resize) -> events.Resize:
     return events.Resize(capped, capped, pixel_size=event.pixel_size)
 
 
-def _stylesheet() -> tuple[str | None, str]:
-    """(CSS_PATH, CSS): a real file when installed normally or editable, else the text itself.
-
-    `find_spec` names the folder without loading importlib.resources' readers (a cost at every
-    start, benchmarks/RESULTS.md); a zipped install falls back to reading the resource.
-    """
-    spec = importlib.util.find_spec("kiosk.styles")
-    for folder in (spec.submodule_search_locations or []) if spec else []:
-        candidate = Path(folder) / "kiosk.tcss"
-        if candidate.is_file():
-            return str(candidate), ""
-    from importlib.resources import files
-
-    return None, files("kiosk.styles").joinpath("kiosk.tcss").read_text(encoding="utf-8")
-
-
-_CSS_PATH, _CSS_TEXT = _stylesheet()
+_CSS_PATH, _CSS_TEXT = find_stylesheet("kiosk.tcss")
 
 Action = Callable[["AuthFlow"], Any]
 Then = Callable[[Any], None]

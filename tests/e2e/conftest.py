@@ -485,8 +485,12 @@ class Person:
 
     def reach_qr(self) -> None:
         """Sign in → Two-Factor Authentication Required → Select a Method → Secure your Account."""
-        t = self.term
         self.sign_in()
+        self.set_up_now()
+
+    def set_up_now(self) -> None:
+        """From Two-Factor Authentication Required to Secure your Account."""
+        t = self.term
         t.wait_for_text("Two-Factor Authentication Required", SCREEN_TIMEOUT)
         t.wait_for_text("Set Up Now", 10)
         t.wait_for_quiet()

@@ -195,3 +195,21 @@ def cli_env(tmp_path: Path, sqlite_url: str) -> Iterator[tuple[Path, Settings]]:
     config = write_config(tmp_path / "config.toml", settings)
     KioskService.open(settings).close()
     yield config, settings
+
+
+@pytest.fixture
+def open_service(tmp_path: Path, database_url: str) -> Iterator[Any]:
+    """Opens a service on the test's database (the schema and key made by the first one);
+    every service opened is closed at the end."""
+    from kiosk.core.service import KioskService
+
+    opened: list[KioskService] = []
+
+    def open_() -> KioskService:
+        service = KioskService.open(make_settings(tmp_path, database_url))
+        opened.append(service)
+        return service
+
+    yield open_
+    for service in opened:
+        service.close()

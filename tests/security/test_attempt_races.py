@@ -15,15 +15,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kiosk.core.service import KioskService
 from kiosk.store.models import AuditEvent, Throttle
-from tests.conftest import make_settings
 from tests.security import attempt_workers as aw
 from tests.security import workers
 from tests.security.conftest import PASSWORD, run_children
@@ -54,21 +51,6 @@ DETAIL = {
 
 
 # ------------------------------------------------------------------------------ helpers
-@pytest.fixture
-def open_service(tmp_path: Path, database_url: str) -> Iterator[Any]:
-    """Opens a service on the test's database (the schema and key made by the first one)."""
-    opened: list[KioskService] = []
-
-    def open_() -> KioskService:
-        service = KioskService.open(make_settings(tmp_path, database_url))
-        opened.append(service)
-        return service
-
-    yield open_
-    for service in opened:
-        service.close()
-
-
 class Account:
     """What the children need to know about the target account."""
 

@@ -9,7 +9,6 @@ authenticator, and the pass is refused from then on.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,29 +16,13 @@ import pytest
 
 from kiosk.core.cohorts import NewPerson
 from kiosk.core.flow import AuthFlow
-from kiosk.core.service import KioskService
 from kiosk.errors import PassRefusedError
 from kiosk.store.models import Account, Credential, EnrollmentPass
-from tests.conftest import make_settings
 from tests.security import pass_workers
 from tests.security.conftest import run_children
 
 CHILDREN = 6
 EMAIL = "ana@example.com"
-
-
-@pytest.fixture
-def open_service(tmp_path: Path, database_url: str) -> Iterator[Any]:
-    opened: list[KioskService] = []
-
-    def open_() -> KioskService:
-        service = KioskService.open(make_settings(tmp_path, database_url))
-        opened.append(service)
-        return service
-
-    yield open_
-    for service in opened:
-        service.close()
 
 
 def test_one_pass_saved_at_six_kiosks_at_once_enrolls_once(
