@@ -12,7 +12,6 @@ import sqlite3
 import sys
 from typing import Any
 
-
 # Progress rows record what the kiosk saw a person reach (for the onboarding board): the walk, not
 # the account. Walking away must leave the account as it was; the walk itself is recorded.
 WALK_TABLES = {"progress_event"}
