@@ -14,14 +14,17 @@ import re
 from typing import Any, ClassVar
 
 from rich.console import Console
+from textual import events
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.driver import Driver
 
 from kiosk.board.dialogs import CohortPicker, now_utc
 from kiosk.board.screen import BoardScreen, Clock
 from kiosk.core.service import KioskService
 from kiosk.errors import KioskError, log, new_reference
 from kiosk.stylesheet import find_stylesheet
+from kiosk.textual_window import capped_resize
 
 _EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Failed)):", re.M)
 
@@ -72,6 +75,24 @@ class BoardApp(App[bool]):
     def open_cohort(self, cohort: str) -> None:
         self.cohort = cohort
         self.push_screen(BoardScreen(self.service, cohort, staff=self.staff, now=self.now))
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's choice, with a terminal read by `KioskLinuxDriver`: a byte that is not
+        UTF-8 (a Latin-1 terminal, line noise over SSH) or a flood of keys must not end the
+        board."""
+        from textual.drivers.linux_driver import LinuxDriver
+
+        chosen = super().get_driver_class()
+        if chosen is LinuxDriver:
+            from kiosk.textual_input import KioskLinuxDriver
+
+            return KioskLinuxDriver
+        return chosen
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Resize):
+            event = capped_resize(event)  # a 65535×65535 window must not cost gigabytes
+        await super().on_event(event)
 
     async def action_quit(self) -> None:
         self.exit(True)

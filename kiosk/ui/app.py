@@ -20,7 +20,7 @@ from rich.console import Console
 from textual import events, work
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.geometry import Offset, Size
+from textual.geometry import Offset
 from textual.message import Message
 from textual.screen import Screen
 from textual.theme import Theme
@@ -32,6 +32,7 @@ from kiosk.core.steps import Step
 from kiosk.errors import KioskError, log, new_reference, report_unexpected
 from kiosk.i18n import N_, current_language, localized, set_language
 from kiosk.stylesheet import find_stylesheet
+from kiosk.textual_window import capped_resize
 from kiosk.ui.screens.base import StepScreen
 from kiosk.ui.widgets.status import IdleWarning
 
@@ -61,9 +62,6 @@ def screen_class(step: Step) -> type[StepScreen]:
     return cast("type[StepScreen]", getattr(module, class_name))
 
 IDLE_WARNING_SECONDS = 15
-# The most the app lays out, far beyond any real screen; a larger window shows its top-left
-# part. A 65535×65535 terminal (ssh -tt, or a resize) otherwise took gigabytes within seconds.
-MAX_LAYOUT_SIZE = Size(500, 200)
 # The closing "SomeError: message" line of a Rich traceback (only the type is ever logged).
 _EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Failed)):", re.M)
 
@@ -76,15 +74,6 @@ _ACTIVITY_EVENTS = (
     events.MouseScrollUp,
     events.Paste,
 )
-
-
-def capped_resize(event: events.Resize) -> events.Resize:
-    """The terminal's new size, capped at `MAX_LAYOUT_SIZE` (whatever driver reported it)."""
-    size = event.size
-    if size.width <= MAX_LAYOUT_SIZE.width and size.height <= MAX_LAYOUT_SIZE.height:
-        return event
-    capped = Size(min(size.width, MAX_LAYOUT_SIZE.width), min(size.height, MAX_LAYOUT_SIZE.height))
-    return events.Resize(capped, capped, pixel_size=event.pixel_size)
 
 
 _CSS_PATH, _CSS_TEXT = find_stylesheet("kiosk.tcss")
@@ -281,7 +270,7 @@ class KioskApp(App[Outcome]):
 
         chosen = super().get_driver_class()
         if chosen is LinuxDriver:
-            from kiosk.ui.driver import KioskLinuxDriver
+            from kiosk.textual_input import KioskLinuxDriver
 
             return KioskLinuxDriver
         if (chosen.__module__, chosen.__name__) == ("textual.drivers.web_driver", "WebDriver"):

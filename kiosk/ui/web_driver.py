@@ -2,7 +2,7 @@
 
 textual-serve sends what the page typed as UTF-8 it encoded itself, so the decoding that
 `KioskLinuxDriver` makes lenient cannot fail here; but one websocket message can carry 200 KB
-of keys, each costing the app a full dispatch. Kept apart from kiosk.ui.driver so a terminal
+of keys, each costing the app a full dispatch. Kept apart from kiosk.textual_input so a terminal
 session never imports the web driver.
 """
 
@@ -15,7 +15,7 @@ from textual import events
 from textual.drivers.web_driver import WebDriver
 from textual.message import Message
 
-from kiosk.ui.driver import BurstBudget
+from kiosk.textual_input import BurstBudget
 
 QUIET_SECONDS = 0.1  # a gap this long between keys ends a burst
 

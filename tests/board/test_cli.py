@@ -51,3 +51,28 @@ def test_without_a_terminal_it_says_so(kiosk_cli: object, cohort: Cohort) -> Non
         "kiosk: error: the board needs an interactive terminal (connect with ssh -t)"
     )
     assert "Traceback" not in result.stderr
+
+
+def test_hostile_input_and_a_huge_window_do_not_end_the_board(
+    cohort: Cohort, tmp_path: Path
+) -> None:
+    """Staff reach the board over SSH from any terminal: a Latin-1 "é", line noise or a paste
+    gone wrong must not end it (Textual's own driver raised in its input thread and stopped),
+    and a 65535×65535 window lays out 500×200 at most (5000×3000 alone took 244 MiB)."""
+    with onboard(tmp_path, cohort.service.settings, COHORT) as term:
+        term.wait_for_text("hana@example.com")
+        term.wait_for_quiet()
+        term.send("/")
+        term.wait_for_quiet()
+        term.send(b"caf\xe9 \xff\xfe\xc3\x28")
+        term.wait_for_text("caf\ufffd", 10)  # shown as a replacement, never a crash
+        term.send("x" * 200_000)
+        term.wait_for_quiet(quiet=2.0, timeout=60)  # the flood read (and past its bound, dropped)
+        assert term.is_alive()
+        term.send("\x1b")  # back to the table
+        term.wait_for_quiet()
+        term.set_window_size(65535, 65535)  # ssh -tt from a confused client, or a resize
+        term.wait_for_quiet(quiet=1.0, timeout=60)
+        assert term.is_alive() and term.rss_mib() < 300, term.rss_mib()
+        term.send("q")
+        assert term.wait_for_exit() == 0, "the board no longer answered its keys"

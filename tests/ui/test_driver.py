@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual import events
 
-from kiosk.ui.driver import BURST_CHARACTERS, BURST_REFILL_PER_SECOND, BurstBudget, KeyReader
+from kiosk.textual_input import BURST_CHARACTERS, BURST_REFILL_PER_SECOND, BurstBudget, KeyReader
 
 
 class Clock:

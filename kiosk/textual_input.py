@@ -1,4 +1,5 @@
-"""The terminal driver: Textual's Linux driver, reading keys the way a shared kiosk needs.
+"""The terminal driver of both Textual front ends (the kiosk and the staff board): Textual's
+Linux driver, reading keys the way a terminal anyone can type into needs.
 
 Textual decodes input strictly: one byte that is not UTF-8 (a Latin-1 terminal's "é", line
 noise) raises in its input thread and the app panics, ending the kiosk. It also turns every
