@@ -592,7 +592,7 @@ def _read_people(csv_file: str) -> list[Any]:
     """The people of an `email[,full name]` CSV, or one error naming the first bad line
     (nothing is created from a file with a bad line)."""
     from kiosk.core.accounts import normalize_email
-    from kiosk.core.cohorts import NewPerson
+    from kiosk.core.cohorts import NewPerson, check_full_name
     from kiosk.errors import InvalidEmailError
 
     try:
@@ -606,8 +606,11 @@ def _read_people(csv_file: str) -> list[Any]:
         if problem is None:
             try:
                 normalize_email(fields[0])
+                check_full_name(fields[1] if len(fields) == 2 else None)
             except InvalidEmailError:
                 problem = "not an email address"
+            except KioskError as exc:
+                problem = str(exc)
         if problem is not None:
             raise ConfigError(f"{csv_file} line {number}: {problem}; nothing was changed")
         people.append(NewPerson(fields[0], fields[1] if len(fields) == 2 else None))

@@ -138,7 +138,8 @@ def _check_name(name: str) -> str:
     return cleaned
 
 
-def _check_full_name(name: str | None) -> str | None:
+def check_full_name(name: str | None) -> str | None:
+    """A full name as stored (spaces collapsed), None for none, or `CohortError`."""
     if name is None or not name.strip():
         return None
     cleaned = " ".join(name.split())
@@ -285,7 +286,11 @@ class Cohorts:
                 email = normalize_email(person.email)
             except InvalidEmailError:
                 raise CohortError(f"entry {number}: not an email address") from None
-            checked.setdefault(email, NewPerson(email, _check_full_name(person.full_name)))
+            try:
+                full_name = check_full_name(person.full_name)
+            except CohortError as exc:
+                raise CohortError(f"entry {number}: {exc}") from None
+            checked.setdefault(email, NewPerson(email, full_name))
         return list(checked.values())
 
     def _add_members(self, cohort: Cohort, people: list[NewPerson], staff: str) -> list[str]:

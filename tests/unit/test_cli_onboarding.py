@@ -166,3 +166,11 @@ def test_handout_and_report_from_the_command_line(
     }
     assert "hires" in cli("cohort", "report", "hires").stdout
     assert one_error_line(cli("cohort", "report", "hires", "--json", "--csv"))
+
+
+def test_a_name_with_control_characters_names_its_line(cli: Run, tmp_path: Path) -> None:
+    people = tmp_path / "people.csv"
+    people.write_text("email,name\nana@example.com,Ana\nben@example.com,\"Ben \x1b[31mRed\"\n")
+    line = one_error_line(cli("cohort", "create", "hires", "--from", str(people)))
+    assert "line 3" in line and "printable" in line and "\x1b" not in line
+    assert json.loads(cli("cohort", "list", "--json").stdout) == []
