@@ -100,10 +100,12 @@ def machine_info() -> str:
 
 
 # ------------------------------------------------------------------------------- kiosk folders
-def write_config(folder: Path, *, mode: str = "ssh", fast_argon2: bool = False) -> Path:
+def write_config(
+    folder: Path, *, mode: str = "ssh", fast_argon2: bool = False, url: str = "sqlite:///kiosk.db"
+) -> Path:
     """A config.toml in `folder` (database and key next to it); default argon2 unless asked."""
     folder.mkdir(parents=True, exist_ok=True)
-    text = f'[kiosk]\nmode = "{mode}"\n[database]\nurl = "sqlite:///kiosk.db"\n'
+    text = f'[kiosk]\nmode = "{mode}"\n[database]\nurl = "{url}"\n'
     if fast_argon2:
         text += "[argon2]\ntime_cost = 1\nmemory_cost = 8192\nparallelism = 1\n"
     path = folder / "config.toml"

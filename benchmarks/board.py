@@ -1,9 +1,11 @@
 """The onboarding board at scale: a cohort of 1,000 in a store of 100,000 accounts (issue 12).
 
     .venv/bin/python benchmarks/board.py [--rounds 20] [--idle 30] [--rebuild]
+        [--database-url postgresql://user@host:port/db]
 
 Builds (once, cached in /tmp/kiosk-bench-board; `--rebuild` starts over) a SQLite store with
-100,000 accounts and a cohort "bench" of 1,000 of them. Then measures:
+100,000 accounts and a cohort "bench" of 1,000 of them; with `--database-url`, the same in that
+(empty) PostgreSQL database, where the board LISTENs instead of polling. Then measures:
 
 1. commit → repaint: `kiosk onboard bench` runs in a real 120×40 pty (pyte reads the screen),
    filtered to one person; this process commits that person's next stage (as a kiosk does, via
@@ -39,8 +41,11 @@ STAGES = ["signed_in", "setting_up", "code_confirmed"]
 LABELS = {"signed_in": "signed in", "setting_up": "setting up", "code_confirmed": "confirmed"}
 
 
-def build(rebuild: bool) -> Path:
+def build(rebuild: bool, url: str | None) -> Path:
     """The cached store: 100,000 accounts, a cohort of the first 1,000 (every 100th account)."""
+    global CACHE
+    if url:
+        CACHE = CACHE.with_name(CACHE.name + "-postgres")
     config = CACHE / "config.toml"
     if rebuild and CACHE.exists():
         shutil.rmtree(CACHE)
@@ -49,7 +54,7 @@ def build(rebuild: bool) -> Path:
     if CACHE.exists():
         shutil.rmtree(CACHE)
     CACHE.mkdir(parents=True)
-    config = c.write_config(CACHE, fast_argon2=True)
+    config = c.write_config(CACHE, fast_argon2=True, **({"url": url} if url else {}))
     from kiosk.core.cohorts import NewPerson
 
     service = c.open_service(config)
@@ -274,13 +279,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--idle", type=float, default=30.0)
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--database-url", help="an empty PostgreSQL database to build in")
     parser.add_argument("--writer", metavar="CONFIG", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.writer:
         writer(Path(args.writer))
         return
     print(c.machine_info())
-    config = build(args.rebuild)
+    config = build(args.rebuild, args.database_url)
+    print(f"store: {'PostgreSQL (LISTEN)' if args.database_url else 'SQLite (data_version)'}")
     latencies, cpu, load = repaint_and_idle(config, args.rounds, args.idle)
     print(f"board in a pty: first screen with the cohort after {load:.2f} s")
     print(f"commit → repaint (pty, {len(latencies)} rounds): {c.fmt(latencies)}; goal ≤ 1000 ms")
