@@ -754,16 +754,22 @@ def cohort_report(ctx: Context, name: str, as_json: bool, as_csv: bool) -> None:
               help="Issue each person not yet enrolled a fresh pass, printed on their page.")
 @click.option("--valid", default="8h", show_default=True, metavar="DURATION",
               help="How long printed passes stay valid (e.g. 30m, 8h, 2d; at most 7d).")
+@click.option("--language", metavar="CODE",
+              help="The pages' language: en, es or fr (default: [kiosk] language).")
 @pass_ctx
 @handle_errors
-def cohort_handout(ctx: Context, name: str, out: str, with_pass: bool, valid: str) -> None:
+def cohort_handout(
+    ctx: Context, name: str, out: str, with_pass: bool, valid: str, language: str | None
+) -> None:
     """One PDF page per person: how to reach the kiosk, the steps, and (--with-pass) a pass."""
     from kiosk.core.passes import parse_validity
     from kiosk.filemodes import write_private_file
-    from kiosk.handouts import build_handout_pages, render_handouts
+    from kiosk.handouts import build_handout_pages, check_language, render_handouts
     from kiosk.runtime import staff_name
 
     validity = parse_validity(valid)
+    language = ctx.settings.kiosk.language if language is None else language.strip().lower()
+    check_language(language)
     service = ctx.service()
     target = Path(out)
     # Checked before any pass is issued: a new pass withdraws the person's live one, so a
@@ -778,7 +784,10 @@ def cohort_handout(ctx: Context, name: str, out: str, with_pass: bool, valid: st
     )
     settings = ctx.settings
     data = render_handouts(
-        pages, organization=settings.kiosk.organization, connect=settings.onboarding.connect
+        pages,
+        organization=settings.kiosk.organization,
+        connect=settings.onboarding.connect,
+        language=language,
     )
     write_private_file(target, data)
     enrolled = service.cohorts.summary(name).enrolled

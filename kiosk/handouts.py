@@ -1,7 +1,10 @@
 """Onboarding handouts: one PDF page per person (`kiosk cohort handout`).
 
 A page says how to reach the kiosk, who it is for, the person's enrollment pass when staff issued
-one, and the kiosk's steps under the titles the screens show. It never holds a TOTP secret or a
+one, and the kiosk's steps under the titles the screens show. It is written in one of the kiosk's
+languages (`[kiosk] language` unless staff choose another): the same catalogs as the screens, so
+a step's title reads exactly as that screen's title, and the pass's expiry is written as the
+language writes dates and times (in UTC, saying so). It never holds a TOTP secret or a
 recovery code: there is none to print (they exist only while a person enrolls), and no field
 here could carry one.
 
@@ -17,13 +20,14 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from kiosk.core.steps import Stage
 from kiosk.errors import KioskError
+from kiosk.i18n import LANGUAGES, N_, _, current_language, format_time, set_language
 
 if TYPE_CHECKING:
     from fpdf import FPDF
@@ -46,15 +50,18 @@ FONT_FILES = {
 }
 FONT_PACKAGE = "fonts-dejavu-core"
 
-_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTHS = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-)  # fmt: skip
-
 
 class HandoutError(KioskError):
-    """A handout that cannot be made as asked (a name the available fonts cannot print)."""
+    """A handout that cannot be made as asked (a name the available fonts cannot print, a
+    language the kiosk does not speak)."""
+
+
+def check_language(language: str) -> None:
+    """Refuse a language the kiosk has no catalog for (before any pass is issued)."""
+    if language not in LANGUAGES:
+        raise HandoutError(
+            f"unknown language {language!r} for the handout: choose one of {', '.join(LANGUAGES)}"
+        )
 
 
 @dataclass(frozen=True)
@@ -117,12 +124,17 @@ def _codepoints(path: Path) -> frozenset[int]:
 
 
 # ---------------------------------------------------------------------- the words
-def expiry_in_words(moment: datetime) -> str:
-    """`Friday 5 December 2026 at 08:00 UTC` (English whatever the process's locale)."""
-    return (
-        f"{_DAYS[moment.weekday()]} {moment.day} {_MONTHS[moment.month - 1]} {moment.year} "
-        f"at {moment:%H:%M} UTC"
-    )
+# Every sentence below is looked up when a page is drawn, in the language render_handouts sets.
+def valid_until(moment: datetime) -> str:
+    """`Valid until Monday, March 4, 2030 at 5:05 PM UTC.` in the current language: the date
+    and time as it writes them (Babel), in UTC. `moment` is naive UTC, as the store keeps it."""
+    from babel.dates import format_date
+
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    date = format_date(moment.date(), format="full", locale=current_language())
+    # CLDR puts U+202F before AM/PM, which the PDF core fonts lack: a no-break space prints.
+    time = format_time(moment).replace("\u202f", "\u00a0")
+    return _("Valid until {date} at {time} UTC.").format(date=date, time=time)
 
 
 def _clean(text: str) -> str:
@@ -135,85 +147,112 @@ def _how_to_reach(connect: str) -> tuple[str | None, str]:
     """(the line to show in a fixed-width font, or None; what to do with it)."""
     connect = _clean(connect)
     if not connect:
-        return None, (
+        return None, _(
             "Ask IT staff where the enrollment kiosk is: a terminal in the room, or how to "
             "connect to it from your own computer."
         )
     lowered = connect.lower()
     if lowered.startswith(("ssh ", "mosh ", "telnet ")):
-        return connect, "Open a terminal, type this line and press Enter:"
+        return connect, _("Open a terminal, type this line and press Enter:")
     if lowered.startswith(("http://", "https://")):
-        return connect, "Open this address in a web browser:"
-    return connect, "Where to find the enrollment kiosk:"
+        return connect, _("Open this address in a web browser:")
+    return connect, _("Where to find the enrollment kiosk:")
+
+
+def _labels() -> dict[str, str]:
+    """The buttons and fields the steps name, as the screens label them in this language."""
+    return {
+        "continue": _("Continue"),
+        "password": _("Password"),
+        "set_up_now": _("Set Up Now"),
+        "authenticator_app": _("Authenticator App"),
+        "trouble_scanning": _("Trouble Scanning?"),
+    }
 
 
 def _steps(page: HandoutPage) -> list[tuple[str, str]]:
-    """The kiosk's steps as (the title its screen shows, what to do there)."""
+    """The kiosk's steps as (the title its screen shows, what to do there), in the current
+    language: the titles are the screens' own messages, so they share one translation."""
+    labels = _labels()
     if page.pass_text is not None:
-        sign_in = (
-            "Enter your email address, and in the Password field the enrollment pass printed "
-            "above (capitals, spaces and the dash do not matter). Then choose Continue."
+        sign_in = _(
+            "Enter your email address, and in the {password} field the enrollment pass printed "
+            "above (capitals, spaces and the dash do not matter). Then choose {continue}."
         )
     elif page.needs_password:
-        sign_in = (
-            "Enter your email address, and in the Password field the one-time enrollment pass "
-            "IT staff give you. Then choose Continue."
+        sign_in = _(
+            "Enter your email address, and in the {password} field the one-time enrollment "
+            "pass IT staff give you. Then choose {continue}."
         )
     else:
-        sign_in = "Enter your email address and your password, then choose Continue."
-    steps = [("Sign in", sign_in)]
+        sign_in = _("Enter your email address and your password, then choose {continue}.")
+    steps = [(_("Sign in"), sign_in.format(**labels))]
     if page.needs_password:
         steps.append(
             (
-                "Create Your Password",
-                "You have no password yet, so the kiosk asks you to choose one and type it "
-                "twice; the screen shows what a password needs. This is your password from now "
-                "on: the pass stops working once you finish.",
+                _("Create Your Password"),
+                _(
+                    "You have no password yet, so the kiosk asks you to choose one and type it "
+                    "twice; the screen shows what a password needs. This is your password from "
+                    "now on: the pass stops working once you finish."
+                ),
             )
         )
     steps += [
-        ("Two-Factor Authentication Required", "Choose Set Up Now."),
+        (_("Two-Factor Authentication Required"), _("Choose {set_up_now}.").format(**labels)),
         (
-            "Select an Authentication Method",
-            "Authenticator App is selected: choose Continue. Have an authenticator app on your "
-            "phone beforehand (Google Authenticator, Microsoft Authenticator or any other "
-            "TOTP app).",
+            _("Select an Authentication Method"),
+            _(
+                "{authenticator_app} is selected: choose {continue}. Have an authenticator app "
+                "on your phone beforehand (Google Authenticator, Microsoft Authenticator or any "
+                "other TOTP app)."
+            ).format(**labels),
         ),
         (
-            "Secure your Account",
-            "Open the authenticator app, add an account, and scan the QR code with the "
-            "scanner inside the app (not the phone's camera app). If it will not scan, choose "
-            "Trouble Scanning? and type the key into the app instead. Then choose Continue.",
+            _("Secure your Account"),
+            _(
+                "Open the authenticator app, add an account, and scan the QR code with the "
+                "scanner inside the app (not the phone's camera app). If it will not scan, "
+                "choose {trouble_scanning} and type the key into the app instead. Then choose "
+                "{continue}."
+            ).format(**labels),
         ),
         (
-            "Enter the 6-digit code",
-            "Type the 6-digit code the app now shows for this account and choose Continue. "
-            "The code changes every 30 seconds; any current one works.",
+            _("Enter the 6-digit code"),
+            # The screen's own explanation (kiosk/ui/screens/enter_setup_code.py).
+            _(
+                "Enter the 6-digit code your authenticator app now shows for this account, then "
+                "choose Continue. The code changes every 30 seconds; any current one works."
+            ),
         ),
         (
-            "Save Your Recovery Code",
-            "The kiosk shows your recovery code once. Copy it, or write it down, and keep it "
-            "safe (see below).",
+            _("Save Your Recovery Code"),
+            _(
+                "The kiosk shows your recovery code once. Copy it, or write it down, and keep "
+                "it safe (see below)."
+            ),
         ),
         (
-            "I Have Securely Saved This Code",
-            "Tick this box once the code is saved, then choose Continue. You are done: from now "
-            "on you sign in with your password and a code from the app.",
+            _("I Have Securely Saved This Code"),
+            _(
+                "Tick this box once the code is saved, then choose {continue}. You are done: "
+                "from now on you sign in with your password and a code from the app."
+            ).format(**labels),
         ),
     ]
     return steps
 
 
-RECOVERY_CODE_WORDS = (
+RECOVERY_CODE_WORDS = N_(
     "If your phone is lost, broken or replaced, the recovery code lets you set up the "
     "authenticator on a new phone. It works once; you then save a new one. Keep it somewhere "
     "safe that is not your phone: a password manager, or on paper in a safe place."
 )
-NEVER_ASK_WORDS = (
+NEVER_ASK_WORDS = N_(
     "IT staff will never ask you for a code from your app or for your recovery code. Do not "
     "give them to anyone, even someone who says they are from IT."
 )
-PASS_PRIVATE_WORDS = (
+PASS_PRIVATE_WORDS = N_(
     "Keep this sheet to yourself until you have used the pass: until then it lets anyone who "
     "has it set up sign-in for your account. Afterwards it is of no use to anyone."
 )
@@ -270,9 +309,9 @@ class _Page:
         self._content(page, organization, connect)
 
     def _content(self, page: HandoutPage, organization: str, connect: str) -> None:
-        self.text(_clean(organization) or "Your organisation", 20, bold=True)
+        self.text(_clean(organization) or _("Your organisation"), 20, bold=True)
         self.gap(1)
-        self.text("Setting up two-factor sign-in at the enrollment kiosk", 13)
+        self.text(_("Setting up two-factor sign-in at the enrollment kiosk"), 13)
         self.gap(4)
         self.rule()
         self.text(_clean(page.name or page.email), 16, bold=True)
@@ -280,7 +319,7 @@ class _Page:
             self.text(_clean(page.email), 11)
         self.gap(4)
 
-        self.text("How to reach the kiosk", 12, bold=True)
+        self.text(_("How to reach the kiosk"), 12, bold=True)
         line, words = _how_to_reach(connect)
         self.text(words, 10)
         if line is not None:
@@ -289,33 +328,35 @@ class _Page:
         self.gap(4)
 
         if page.pass_text is not None:
-            self.text("Your one-time enrollment pass", 12, bold=True)
+            self.text(_("Your one-time enrollment pass"), 12, bold=True)
             self.gap(1)
             self.text(page.pass_text, 30, mono=True)
             if page.pass_expires_at is not None:
-                self.text(f"Valid until {expiry_in_words(page.pass_expires_at)}.", 10)
+                self.text(valid_until(page.pass_expires_at), 10)
             self.text(
-                "It works once, in place of a password. If it has run out, IT staff can "
-                "give you a new one.",
+                _(
+                    "It works once, in place of a password. If it has run out, IT staff can "
+                    "give you a new one."
+                ),
                 10,
             )
             self.gap(4)
 
         self.rule()
-        self.text("The steps, as the kiosk shows them", 12, bold=True)
+        self.text(_("The steps, as the kiosk shows them"), 12, bold=True)
         self.gap(1)
         for number, (title, words) in enumerate(_steps(page), start=1):
             self.text(f"{number}. {title}", 10, bold=True)
             self.text(words, 9)
             self.gap(1.2)
         self.gap(2)
-        self.text("What the recovery code is for", 11, bold=True)
-        self.text(RECOVERY_CODE_WORDS, 9.5)
+        self.text(_("What the recovery code is for"), 11, bold=True)
+        self.text(_(RECOVERY_CODE_WORDS), 9.5)
         self.gap(3)
-        self.text(NEVER_ASK_WORDS, 10.5, bold=True)
+        self.text(_(NEVER_ASK_WORDS), 10.5, bold=True)
         if page.pass_text is not None:
             self.gap(2)
-            self.text(PASS_PRIVATE_WORDS, 9)
+            self.text(_(PASS_PRIVATE_WORDS), 9)
 
 
 def check_printable(
@@ -350,26 +391,37 @@ def render_handouts(
     organization: str,
     connect: str,
     fonts: HandoutFonts | None = None,
+    language: str = "en",
 ) -> bytes:
-    """The PDF: one A4 page per person, in the order given. `fonts` defaults to what
-    `find_fonts` finds on this system."""
+    """The PDF: one A4 page per person, in the order given, in `language` (a key of
+    kiosk.i18n.LANGUAGES). `fonts` defaults to what `find_fonts` finds on this system."""
     from fpdf import FPDF
 
+    check_language(language)
     fonts = find_fonts() if fonts is None else fonts
     check_printable(pages, fonts, organization=organization, connect=connect)
-    pdf = FPDF(orientation="portrait", unit="mm", format="A4")
-    pdf.set_margins(18, 16, 18)
-    pdf.set_auto_page_break(True, margin=14)
-    org = _clean(organization)
-    pdf.set_title(f"{org}: two-factor sign-in handouts" if org else "Two-factor sign-in handouts")
-    pdf.set_subject("Enrollment at the kiosk")
-    pdf.set_author(org or "IT staff")
-    pdf.set_creator("kiosk")
-    pdf.set_lang("en")
-    drawer = _Page(pdf, fonts)
-    for page in pages:
-        drawer.draw(page, organization, connect)
-    return bytes(pdf.output())
+    previous = current_language()
+    set_language(language)  # this process's language while the pages are set; restored after
+    try:
+        pdf = FPDF(orientation="portrait", unit="mm", format="A4")
+        pdf.set_margins(18, 16, 18)
+        pdf.set_auto_page_break(True, margin=14)
+        org = _clean(organization)
+        pdf.set_title(
+            _("{organization}: two-factor sign-in handouts").format(organization=org)
+            if org
+            else _("Two-factor sign-in handouts")
+        )
+        pdf.set_subject(_("Enrollment at the kiosk"))
+        pdf.set_author(org or _("IT staff"))
+        pdf.set_creator("kiosk")
+        pdf.set_lang(language)
+        drawer = _Page(pdf, fonts)
+        for page in pages:
+            drawer.draw(page, organization, connect)
+        return bytes(pdf.output())
+    finally:
+        set_language(previous)
 
 
 # ---------------------------------------------------------------------- from a cohort

@@ -174,3 +174,44 @@ def test_a_name_with_control_characters_names_its_line(cli: Run, tmp_path: Path)
     line = one_error_line(cli("cohort", "create", "hires", "--from", str(people)))
     assert "line 3" in line and "printable" in line and "\x1b" not in line
     assert json.loads(cli("cohort", "list", "--json").stdout) == []
+
+
+def test_handout_in_the_language_asked_or_else_the_configured_one(cli: Run, tmp_path: Path) -> None:
+    """`--language es` prints Spanish pages; without it, `[kiosk] language`; a language the
+    kiosk does not speak is one error line, before any pass is issued or file written."""
+    import gettext
+
+    from pypdf import PdfReader
+
+    from kiosk.i18n import DOMAIN, LOCALE_DIR
+
+    def words(pdf: Path) -> str:
+        return " ".join(" ".join(page.extract_text() for page in PdfReader(pdf).pages).split())
+
+    assert cli("cohort", "create", "hires").returncode == 0
+    assert cli("cohort", "add", "hires", "eve@example.com").returncode == 0
+    out = tmp_path / "hires.pdf"
+    unknown = cli(
+        "cohort", "handout", "hires", "--with-pass", "--language", "de", "--out", str(out)
+    )
+    line = one_error_line(unknown)
+    assert "'de'" in line and "en, es, fr" in line
+    assert not out.exists()
+    assert "pass_issued" not in cli("audit").stdout  # refused before any pass was issued
+
+    made = cli("cohort", "handout", "hires", "--with-pass", "--language", "es", "--out", str(out))
+    assert made.returncode == 0, made.stderr
+    es = gettext.translation(DOMAIN, localedir=LOCALE_DIR, languages=["es"]).gettext
+    text = words(out)
+    assert es("Save Your Recovery Code") in text and "eve@example.com" in text
+    assert "Save Your Recovery Code" not in text
+
+    config = tmp_path / "config.toml"  # the one the `cli` fixture runs with
+    config.write_text(config.read_text().replace("[kiosk]\n", '[kiosk]\nlanguage = "fr"\n', 1))
+    assert cli("cohort", "handout", "hires", "--out", str(out)).returncode == 0
+    fr = gettext.translation(DOMAIN, localedir=LOCALE_DIR, languages=["fr"]).gettext
+    text = words(out)
+    assert fr("Two-Factor Authentication Required") in text
+    assert es("Save Your Recovery Code") not in text
+    assert cli("cohort", "handout", "hires", "--language", "EN", "--out", str(out)).returncode == 0
+    assert "Save Your Recovery Code" in words(out)

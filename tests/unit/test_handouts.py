@@ -4,10 +4,13 @@ What people rely on: their page names them, says how to reach the kiosk, carries
 issued (which then really signs them in) and its expiry, walks through the screens under their
 titles, and tells them what the recovery code is for and that staff never ask for codes. What
 must never be on paper: a TOTP secret or a recovery code, even of people who enrolled before.
+In Spanish or French the page says all of it in that language, under the very titles the
+kiosk's screens show in it, and still fits one sheet.
 """
 
 from __future__ import annotations
 
+import gettext
 import io
 import os
 import stat
@@ -16,8 +19,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from babel.dates import format_date
 from pypdf import PdfReader
 
+from kiosk import handouts
 from kiosk.config import Settings
 from kiosk.core.cohorts import NewPerson
 from kiosk.core.flow import AuthFlow, Method, Step
@@ -26,13 +31,15 @@ from kiosk.filemodes import write_private_file
 from kiosk.handouts import (
     CORE_FONTS,
     FONT_PACKAGE,
+    NEVER_ASK_WORDS,
     HandoutError,
     HandoutPage,
     build_handout_pages,
-    expiry_in_words,
     find_fonts,
     render_handouts,
+    valid_until,
 )
+from kiosk.i18n import DOMAIN, LOCALE_DIR, current_language, set_language
 from kiosk.store.models import EnrollmentPass
 
 from .conftest import PASSWORD, SOURCE, Enrolled, FakeClock, enroll
@@ -51,6 +58,7 @@ TITLES = [
     "I Have Securely Saved This Code",
 ]
 NEVER_ASK = "IT staff will never ask you for a code from your app or for your recovery code."
+HEADLINE = "Setting up two-factor sign-in at the enrollment kiosk"
 
 needs_dejavu = pytest.mark.skipif(
     not find_fonts().unicode, reason=f"{FONT_PACKAGE} is not installed (tasks.py installs it)"
@@ -64,10 +72,25 @@ def svc(sqlite_settings: Settings) -> Iterator[KioskService]:
     service.close()
 
 
+def _words(text: str) -> str:
+    """Runs of whitespace (no-break spaces too) made single spaces."""
+    return " ".join(text.split())
+
+
 def _texts(pdf: bytes) -> list[str]:
     """Each page's text with runs of whitespace made single spaces (lines wrap anywhere)."""
     reader = PdfReader(io.BytesIO(pdf))
-    return [" ".join(page.extract_text().split()) for page in reader.pages]
+    return [_words(page.extract_text()) for page in reader.pages]
+
+
+def _in(language: str, moment: datetime) -> str:
+    """`valid_until(moment)` as `language` says it (the process's language put back after)."""
+    previous = current_language()
+    set_language(language)
+    try:
+        return valid_until(moment)
+    finally:
+        set_language(previous)
 
 
 def _secrets_of(who: Enrolled) -> list[str]:
@@ -131,7 +154,7 @@ def test_each_page_holds_the_person_the_pass_the_steps_and_no_secret(
         assert page.name is not None and page.name in text and page.email in text
         assert CONNECT in text
         assert page.pass_text in text
-        assert f"Valid until {expiry_in_words(page.pass_expires_at)}." in text
+        assert _words(_in("en", page.pass_expires_at)) in text
         positions = [text.index(title) for title in TITLES]
         assert positions == sorted(positions), "the steps are in the kiosk's order"
         assert ("Create Your Password" in text) == page.needs_password
@@ -216,8 +239,88 @@ def test_core_fonts_print_latin1_and_refuse_other_names_before_any_pass(
     assert EnrollmentPass.select().count() == 0
 
 
+@pytest.mark.parametrize("language", ["es", "fr"])
+@needs_dejavu
+def test_a_page_in_spanish_or_french_reads_as_the_kiosk_does(
+    svc: KioskService, cohort: dict[str, Enrolled], language: str
+) -> None:
+    """Every word in the language asked; the titles are the screens' own, translated exactly as
+    the catalog translates them for the kiosk."""
+    tr = gettext.translation(DOMAIN, localedir=LOCALE_DIR, languages=[language]).gettext
+    pages = build_handout_pages(svc, COHORT, with_pass=True, valid=VALID, staff="it-alice")
+    pdf = render_handouts(pages, organization=ORG, connect=CONNECT, language=language)
+    assert current_language() == "en"  # the process's language is put back
+    texts = _texts(pdf)
+    assert len(texts) == len(pages)
+    for page, text in zip(pages, texts, strict=True):
+        assert page.pass_text is not None and page.pass_expires_at is not None
+        assert page.name is not None and page.name in text and page.email in text
+        assert page.pass_text in text and CONNECT in text
+        titles = TITLES[:1] + (["Create Your Password"] if page.needs_password else []) + TITLES[1:]
+        for number, title in enumerate(titles, start=1):
+            assert tr(title) != title, f"{language} has no translation of {title!r}"
+            assert f"{number}. {_words(tr(title))}" in text
+        assert (tr("Create Your Password") in text) == page.needs_password
+        # The buttons named in the steps are named as the screens label them.
+        for label in ("Continue", "Set Up Now", "Trouble Scanning?", "Password"):
+            assert _words(tr(label)) in text
+        # The expiry as the language writes dates and times, in UTC, saying so.
+        expiry = _words(_in(language, page.pass_expires_at))
+        assert expiry in text and "UTC" in expiry
+        assert format_date(page.pass_expires_at, format="full", locale=language) in expiry
+        assert _words(tr(NEVER_ASK_WORDS)) in text
+        # No English sentence left.
+        for english in (
+            NEVER_ASK,
+            HEADLINE,
+            "Valid until",
+            "then choose Continue",
+            "Choose Set Up",
+        ):
+            assert english not in text
+    metadata = PdfReader(io.BytesIO(pdf)).metadata
+    assert metadata is not None
+    title = tr("{organization}: two-factor sign-in handouts").format(organization=ORG)
+    assert metadata.title == title != f"{ORG}: two-factor sign-in handouts"
+    assert PdfReader(io.BytesIO(pdf)).trailer["/Root"]["/Lang"] == language
+
+
+def test_an_unknown_language_is_refused() -> None:
+    with pytest.raises(HandoutError, match="'de'.*en, es, fr"):
+        render_handouts(
+            [HandoutPage("Zoë", "zoe@example.com")], organization=ORG, connect="", language="de"
+        )
+    assert current_language() == "en"
+
+
+@pytest.mark.parametrize("language", ["en", "es", "fr"])
 @pytest.mark.parametrize("fonts", ["dejavu", "core"])
-def test_a_long_name_and_connect_line_still_fit_one_page(fonts: str) -> None:
+def test_the_fullest_page_fits_one_sheet_at_full_size(
+    fonts: str, language: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pass, a password to create and a connect line: the longest page, in French longest of
+    all, still fits A4 without its words made smaller (and the core fonts print every
+    translation: Latin-1 only)."""
+    chosen = find_fonts() if fonts == "dejavu" else CORE_FONTS
+    if fonts == "dejavu" and not chosen.unicode:
+        pytest.skip(f"{FONT_PACKAGE} is not installed")
+    monkeypatch.setattr(handouts, "FIT_SCALES", (1.0,))  # overflowing would start a 2nd page
+    page = HandoutPage(
+        "José Núñez",
+        "jose.nunez@example.com",
+        pass_text="7KQ2M-XR9TD",
+        pass_expires_at=datetime(2030, 3, 4, 17, 0),
+        needs_password=True,
+    )
+    pdf = render_handouts(
+        [page], organization=ORG, connect=CONNECT, fonts=chosen, language=language
+    )
+    assert len(PdfReader(io.BytesIO(pdf)).pages) == 1
+
+
+@pytest.mark.parametrize("language", ["en", "es", "fr"])
+@pytest.mark.parametrize("fonts", ["dejavu", "core"])
+def test_a_long_name_and_connect_line_still_fit_one_page(fonts: str, language: str) -> None:
     chosen = find_fonts() if fonts == "dejavu" else CORE_FONTS
     if fonts == "dejavu" and not chosen.unicode:
         pytest.skip(f"{FONT_PACKAGE} is not installed")
@@ -229,10 +332,13 @@ def test_a_long_name_and_connect_line_still_fit_one_page(fonts: str) -> None:
         needs_password=True,
     )
     pages = [long_page, HandoutPage("Short", "s@example.com"), long_page]
-    pdf = render_handouts(pages, organization="W" * 64, connect="ssh " + "W" * 196, fonts=chosen)
+    pdf = render_handouts(
+        pages, organization="W" * 64, connect="ssh " + "W" * 196, fonts=chosen, language=language
+    )
     texts = _texts(pdf)
     assert len(texts) == 3
-    assert NEVER_ASK in " ".join(texts[0].split()) and "Short" in texts[1]
+    tr = gettext.translation(DOMAIN, localedir=LOCALE_DIR, languages=[language], fallback=True)
+    assert _words(tr.gettext(NEVER_ASK_WORDS)) in texts[0] and "Short" in texts[1]
 
 
 @needs_dejavu
@@ -249,8 +355,12 @@ def test_the_pass_stays_out_of_the_repr() -> None:
     assert "7KQ2M" not in repr(page) and "zoe@example.com" in repr(page)
 
 
-def test_expiry_reads_in_plain_words() -> None:
-    assert expiry_in_words(datetime(2030, 3, 4, 17, 5)) == "Monday 4 March 2030 at 17:05 UTC"
+def test_expiry_reads_as_each_language_writes_dates_and_times_in_utc() -> None:
+    moment = datetime(2030, 3, 4, 17, 5)  # naive UTC, as the store keeps it
+    assert _in("en", moment) == "Valid until Monday, March 4, 2030 at 5:05\u00a0PM UTC."
+    for language, date in (("es", "lunes, 4 de marzo de 2030"), ("fr", "lundi 4 mars 2030")):
+        said = _in(language, moment)
+        assert date in said and "17:05 UTC" in said and "Valid" not in said
 
 
 def test_the_pdf_is_written_for_this_account_only(tmp_path: Path) -> None:
