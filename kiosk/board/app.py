@@ -24,7 +24,7 @@ from kiosk.board.screen import BoardScreen, Clock
 from kiosk.core.service import KioskService
 from kiosk.errors import KioskError, log, new_reference
 from kiosk.stylesheet import find_stylesheet
-from kiosk.textual_window import capped_resize
+from kiosk.textual_window import capped_resize, hardened_driver
 
 _EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Failed)):", re.M)
 
@@ -80,14 +80,7 @@ class BoardApp(App[bool]):
         """Textual's choice, with a terminal read by `KioskLinuxDriver`: a byte that is not
         UTF-8 (a Latin-1 terminal, line noise over SSH) or a flood of keys must not end the
         board."""
-        from textual.drivers.linux_driver import LinuxDriver
-
-        chosen = super().get_driver_class()
-        if chosen is LinuxDriver:
-            from kiosk.textual_input import KioskLinuxDriver
-
-            return KioskLinuxDriver
-        return chosen
+        return hardened_driver(super().get_driver_class())
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Resize):

@@ -30,7 +30,6 @@ from kiosk.core.context import CoreContext
 from kiosk.core.factors import ACCOUNT_CHANGED_MESSAGE
 from kiosk.core.passes import PassState, state_of
 from kiosk.core.steps import Stage
-from kiosk.core.throttle import AttemptThrottle
 from kiosk.core.values import AccountRef, CohortSummary, PersonState
 from kiosk.errors import (
     CohortError,
@@ -151,9 +150,8 @@ def check_full_name(name: str | None) -> str | None:
 class Cohorts:
     """Cohorts, their people's progress, and the report (the one owner of these rules)."""
 
-    def __init__(self, ctx: CoreContext, throttle: AttemptThrottle) -> None:
+    def __init__(self, ctx: CoreContext) -> None:
         self._ctx = ctx
-        self._throttle = throttle
 
     # ------------------------------------------------------------------ progress
     def record_stage(self, account: AccountRef, stage: Stage, *, source: str) -> None:
@@ -200,7 +198,7 @@ class Cohorts:
                     self._add_members(cohort, checked, staff)
             except pw.IntegrityError:
                 raise CohortError(f"a cohort named {name!r} already exists") from None
-        return self._summary(name)
+        return self.summary(name)
 
     def add(self, raw_name: str, people: Sequence[NewPerson], *, staff: str) -> list[str]:
         """Add people (creating missing accounts without a password); returns the emails that
@@ -248,18 +246,15 @@ class Cohorts:
         return int(count)
 
     def all(self) -> list[CohortSummary]:
-        with storage_errors("read the cohorts"):
-            names = [c.name for c in Cohort.select(Cohort.name).order_by(Cohort.name)]
-        return [self._summary(name) for name in names]
+        """Every cohort, by name, with its counts."""
+        return [self.summary(name) for name in self.names()]
 
     def names(self) -> list[str]:
         with storage_errors("read the cohorts"):
             return [c.name for c in Cohort.select(Cohort.name).order_by(Cohort.name)]
 
     def summary(self, raw_name: str) -> CohortSummary:
-        return self._summary(raw_name)
-
-    def _summary(self, raw_name: str) -> CohortSummary:
+        """One cohort's row of `cohort list` (`CohortError` when there is none)."""
         with storage_errors("read the cohort"):
             cohort = self._get(raw_name)
             people = self.people(cohort.name)

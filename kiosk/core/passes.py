@@ -171,7 +171,7 @@ class Passes:
             .execute()
         )
 
-    def latest_hash(self, account_id: int) -> EnrollmentPass | None:
+    def latest(self, account_id: int) -> EnrollmentPass | None:
         """The account's most recent pass (any state): the only one a typed pass is tried on."""
         with storage_errors("read the account"):
             row: EnrollmentPass | None = (
@@ -188,7 +188,7 @@ class Passes:
         normalized = normalize(typed)
         if normalized is None:
             return None
-        row = self.latest_hash(account_id)
+        row = self.latest(account_id)
         if row is None or not self._ctx.hasher.verify(row.pass_hash, normalized):
             return None
         return PassMatch(pass_id=row.id, state=state_of(row, self._ctx.now()))

@@ -50,7 +50,7 @@ class KioskService:
         self.accounts = AccountAdmin(ctx, self.throttle)
         self.passes = Passes(ctx)
         self.factors = FactorChecks(ctx, self.throttle, self.passes)
-        self.cohorts = Cohorts(ctx, self.throttle)
+        self.cohorts = Cohorts(ctx)
         self.enrollments = Enrollments(ctx, self.throttle, self.cohorts)
         self.keys = ctx.keys
 

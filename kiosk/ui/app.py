@@ -32,7 +32,7 @@ from kiosk.core.steps import Step
 from kiosk.errors import KioskError, log, new_reference, report_unexpected
 from kiosk.i18n import N_, current_language, localized, set_language
 from kiosk.stylesheet import find_stylesheet
-from kiosk.textual_window import capped_resize
+from kiosk.textual_window import capped_resize, hardened_driver
 from kiosk.ui.screens.base import StepScreen
 from kiosk.ui.widgets.status import IdleWarning
 
@@ -266,13 +266,7 @@ class KioskApp(App[Outcome]):
         """Textual's choice, with a terminal read by `KioskLinuxDriver` (a byte that is not
         UTF-8 or a flood of keys must not end or stall the kiosk), a browser's keys by
         `KioskWebDriver` (the same bound on floods)."""
-        from textual.drivers.linux_driver import LinuxDriver
-
-        chosen = super().get_driver_class()
-        if chosen is LinuxDriver:
-            from kiosk.textual_input import KioskLinuxDriver
-
-            return KioskLinuxDriver
+        chosen = hardened_driver(super().get_driver_class())
         if (chosen.__module__, chosen.__name__) == ("textual.drivers.web_driver", "WebDriver"):
             from kiosk.ui.web_driver import KioskWebDriver  # `kiosk serve` (textual-serve)
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyotp
 import pytest
-from textual.pilot import Pilot
 
 from kiosk.board.app import BoardApp
 from kiosk.config import Settings
@@ -53,18 +52,6 @@ class Cohort:
 
 def run(coro: Awaitable[Any]) -> Any:
     return asyncio.run(coro)  # type: ignore[arg-type]
-
-
-async def wait_until(
-    pilot: Pilot[Any], predicate: Callable[[], bool], timeout: float = 15.0
-) -> bool:
-    """Poll while the app runs (the watcher and workers are real threads)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await pilot.pause(0.05)
-    return predicate()
 
 
 def code_at(secret: str, clock: ShiftedClock) -> str:

@@ -27,10 +27,9 @@ from tests.board.conftest import (
     Cohort,
     make_board,
     run,
-    wait_until,
 )
 from tests.conftest import REPO
-from tests.ui.conftest import kiosk_log
+from tests.ui.conftest import kiosk_log, wait_until
 
 
 def table(app: BoardApp) -> DataTable[Any]:

@@ -12,7 +12,8 @@ from typing import Any
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
-from tests.board.conftest import Cohort, make_board, wait_until
+from tests.board.conftest import Cohort, make_board
+from tests.ui.conftest import wait_until
 
 
 def ready(select: str | None = None, press: tuple[str, ...] = ()) -> Any:
