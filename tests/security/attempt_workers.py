@@ -19,7 +19,7 @@ from typing import Any
 
 import pyotp
 
-from tests.security.workers import _outcome, open_service
+from tests.security.workers import _outcome, open_service, retry_while_slots_taken
 
 # What a child is asked to offer once the barrier opens.
 WRONG_PASSWORD = "wrong password"
@@ -29,11 +29,6 @@ WRONG_SETUP_CODE = "wrong setup code"  # at Enter the code from a new app (first
 WRONG_SETUP_CODE_AFTER_RECOVERY = "wrong setup code after recovery"  # lost device route
 WRONG_RECOVERY_CODE = "wrong recovery code"
 WRONG_VERIFY = "wrong verify"  # `kiosk verify`: service.factors.verify_for_external
-
-# Set-up steps that check a right secret may meet a crowd of other set-ups being checked at the
-# same moment (AttemptsInFlightError by design): they wait a little and try again.
-SETUP_DEADLINE = 90.0
-
 
 def wrong_totp_code(secret: str, now: float | None = None, spread: int = 24) -> str:
     """A 6-digit code no step within ±`spread` of now gives for `secret`: wrong whatever the
@@ -49,20 +44,6 @@ def wrong_totp_code(secret: str, now: float | None = None, spread: int = 24) -> 
             return candidate
 
 
-def _retrying(step: Any) -> Any:
-    """Run a set-up step that offers a right secret, again while others hold every slot."""
-    from kiosk.errors import AttemptsInFlightError
-
-    deadline = time.monotonic() + SETUP_DEADLINE
-    while True:
-        try:
-            return step()
-        except AttemptsInFlightError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(random.uniform(0.02, 0.15))
-
-
 def _prepare(service: Any, kind: str, email: str, password: str, recovery_code: str) -> Any:
     """Walk a fresh flow to the step `kind` races at; returns what the offer needs."""
     from kiosk.core.flow import AuthFlow, Method, Step
@@ -71,7 +52,7 @@ def _prepare(service: Any, kind: str, email: str, password: str, recovery_code: 
         service.warm_up()  # the stand-in hash is made now, not inside the race
         return None
     flow = AuthFlow(service, f"race-{kind}-{os.getpid()}")
-    step = _retrying(lambda: flow.submit_password(email, password))
+    step = retry_while_slots_taken(lambda: flow.submit_password(email, password))
     if kind == WRONG_CODE:
         assert step == Step.ENTER_CODE, step
         return flow
@@ -86,7 +67,7 @@ def _prepare(service: Any, kind: str, email: str, password: str, recovery_code: 
     elif kind == WRONG_SETUP_CODE_AFTER_RECOVERY:
         assert step == Step.ENTER_CODE, step
         flow.use_recovery_code()
-        _retrying(lambda: flow.submit_recovery_code(recovery_code))
+        retry_while_slots_taken(lambda: flow.submit_recovery_code(recovery_code))
     else:
         raise ValueError(kind)
     pending = flow.choose_method(Method.AUTHENTICATOR_APP)

@@ -7,14 +7,13 @@ would, signs in with the same pass, creates a password and confirms its own new 
 
 from __future__ import annotations
 
-import time
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from typing import Any
 
 import pyotp
 
-from tests.security.workers import _outcome, open_service
+from tests.security.workers import _outcome, open_service, retry_while_slots_taken
 
 
 def enroll_with_the_same_pass(
@@ -33,26 +32,20 @@ def _enroll(
     base_dir: str, url: str, email: str, pass_text: str, password: str, barrier: Barrier
 ) -> dict[str, Any]:
     from kiosk.core.flow import AuthFlow, Method
-    from kiosk.errors import AttemptsInFlightError
 
     service = open_service(base_dir, url)
     try:
         try:
             flow = AuthFlow(service, "race")
-            deadline = time.monotonic() + 90
-            while True:  # other children's right passes may hold every slot for a moment
-                try:
-                    flow.submit_password(email, pass_text)
-                    break
-                except AttemptsInFlightError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.2)
+            # Both checks reserve a slot of the account's throttle: the other children's right
+            # pass or set-up code may hold every slot for a moment (by design), so wait a little.
+            retry_while_slots_taken(lambda: flow.submit_password(email, pass_text))
             flow.create_password(password, password)
             flow.start_setup()
             pending = flow.choose_method(Method.AUTHENTICATOR_APP)
             flow.continue_to_code()
-            flow.verify_setup_code(pyotp.TOTP(pending.secret).now())
+            code = pyotp.TOTP(pending.secret).now()
+            retry_while_slots_taken(lambda: flow.verify_setup_code(code))
         except BaseException as exc:  # noqa: BLE001 - reported, the barrier still waited on
             barrier.wait(120)
             return {"phase": "setup", **_outcome(exc)}

@@ -9,6 +9,7 @@ asks for it.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import time
 import traceback
@@ -44,6 +45,25 @@ def open_service(base_dir: str, url: str, clock: float | None = None, **kw: Any)
     if clock is None:
         return KioskService.open(settings)
     return KioskService.open(settings, clock=lambda: clock)
+
+
+# Steps that check a right secret may meet a crowd of other set-ups being checked at the
+# same moment (AttemptsInFlightError by design): they wait a little and try again.
+SETUP_DEADLINE = 90.0
+
+
+def retry_while_slots_taken(step: Any) -> Any:
+    """Run a step that offers a right secret, again while others hold every slot."""
+    from kiosk.errors import AttemptsInFlightError
+
+    deadline = time.monotonic() + SETUP_DEADLINE
+    while True:
+        try:
+            return step()
+        except AttemptsInFlightError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(random.uniform(0.02, 0.15))
 
 
 def _outcome(exc: BaseException) -> dict[str, Any]:
