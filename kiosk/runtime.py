@@ -1,6 +1,6 @@
 """What every `kiosk` command shares: settings loaded once, one-line errors, the log, and
 running the kiosk app itself. Used by the entry point (kiosk/launch.py) and the admin CLI
-(kiosk/cli.py); it imports neither, and the app (kiosk/ui) imports nothing of it.
+(kiosk/cli/); it imports neither, and the app (kiosk/ui) imports nothing of it.
 
 Configuration is loaded once, at the edge, and passed down; nothing below reads the environment.
 Every failure prints one line (`kiosk: error: ...`) and exits non-zero: 2 for an error, 1 for a
