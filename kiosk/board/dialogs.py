@@ -2,7 +2,8 @@
 the cohort picker.
 
 Each returns its answer with `dismiss` (typed `ModalScreen[T]`); none touches the store except the
-picker, which reads the cohort list in a thread worker. The pass screen is the only place a pass
+picker, which reads the cohort list in a thread worker. Each dialog has its own footer, drawn
+over the board's: it lists the keys that work while the dialog is open. The pass screen is the only place a pass
 is ever drawn, and it keeps nothing once dismissed.
 """
 
@@ -66,6 +67,7 @@ class ConfirmScreen(ModalScreen[bool]):
                     variant="error" if self.destructive else "primary",
                 )
                 yield Button("No (n)", id="no")
+        yield Footer()  # this dialog's keys, over the board's (which do nothing now)
 
     def on_mount(self) -> None:
         self.query_one("#no" if self.destructive else "#yes", Button).focus()
@@ -114,6 +116,7 @@ class PassScreen(ModalScreen[None]):
             )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Done (Enter)", id="done", variant="primary")
+        yield Footer()  # this dialog's keys, over the board's (which do nothing now)
 
     def on_mount(self) -> None:
         self.query_one("#done", Button).focus()
@@ -149,6 +152,7 @@ class WalkInScreen(ModalScreen[NewPerson | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Add", id="add", variant="primary")
                 yield Button("Cancel", id="cancel")
+        yield Footer()  # this dialog's keys, over the board's (which do nothing now)
 
     def on_mount(self) -> None:
         for field in self.query(Input):
@@ -197,6 +201,7 @@ class ExportScreen(ModalScreen[Path | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Export", id="export", variant="primary")
                 yield Button("Cancel", id="cancel")
+        yield Footer()  # this dialog's keys, over the board's (which do nothing now)
 
     def on_mount(self) -> None:
         field = self.query_one("#export-path", Input)

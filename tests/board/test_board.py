@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, OptionList, Static
+from textual.widgets import DataTable, Footer, Input, OptionList, Static
 from textual.widgets.data_table import ColumnKey
 
 from kiosk.board.app import BoardApp
@@ -319,6 +319,35 @@ def test_saying_no_changes_nothing(cohort: Cohort) -> None:
     assert audited(email, "pass_issued") == []
     assert audited(email, "cohort_member_removed") == []
     assert email in {p.email for p in cohort.service.cohorts.people(COHORT)}
+
+
+def footer_keys(app: BoardApp) -> list[str]:
+    """What the footer on top lists (the active screen's own footer)."""
+    return [key.description for key in app.screen.query_one(Footer).query("FooterKey")]
+
+
+def test_a_dialog_footer_lists_the_dialog_keys_not_the_board_keys(cohort: Cohort) -> None:
+    """Under a dialog the board's keys do nothing: the footer must not offer them."""
+    email = cohort.emails["not_started"]
+
+    async def scenario() -> None:
+        app = make_board(cohort)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await loaded(pilot)
+            assert "Quit" in footer_keys(app)
+            await select(pilot, email)
+            for key, expected in (("u", ["Yes", "No"]), ("a", ["Cancel"]), ("e", ["Cancel"])):
+                await pilot.press(key)
+                assert not isinstance(app.screen, BoardScreen)
+                assert footer_keys(app) == expected, key
+                await pilot.press("escape")
+                assert await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen))
+            await pilot.press("p", "y")
+            assert await wait_until(pilot, lambda: isinstance(app.screen, PassScreen))
+            assert footer_keys(app) == ["Done"]
+            await pilot.press("enter")
+
+    run(scenario())
 
 
 def test_unlock_reset_and_remove_are_audited_as_the_staff_member(cohort: Cohort) -> None:
