@@ -479,9 +479,29 @@ class Person:
         y = next((i for i, line in enumerate(t.screen.display) if "▊  Password" in line), None)
         assert y is not None, f"no Password field on screen:\n{t.dump()}"
         x = t.screen.display[y].index("▊  Password") + 3
+        self._send_and_wait_for_focus(TAB, y, x, "Password")
+
+    def create_password(self, new_password: str) -> None:
+        """Create Your Password: type it, Enter, wait until the second field has the focus
+        (the same reason as `tab_to_password`), type it again, Enter."""
+        t = self.term
+        t.wait_for_text("Type it again", SCREEN_TIMEOUT)
+        t.wait_for_quiet()
+        t.send(new_password)
+        label = next((i for i, line in enumerate(t.screen.display) if "Type it again" in line))
+        y = label + 2  # the middle line of the field under the label
+        x = t.screen.display[y].index("▊") + 2
+        self._send_and_wait_for_focus(ENTER, y, x, "Type it again")
+        t.send(new_password)
+        t.send(ENTER)
+
+    def _send_and_wait_for_focus(self, key: str, y: int, x: int, field: str) -> None:
+        """Send `key`, then wait until the cell (x, y) inside `field` changes colour: the
+        field shows the focus, so keys sent from now on land in it."""
+        t = self.term
         unfocused = t.screen.buffer[y][x].bg
-        t.send(TAB)
-        t.wait_until(lambda: t.screen.buffer[y][x].bg != unfocused, 10, "focus in Password")
+        t.send(key)
+        t.wait_until(lambda: t.screen.buffer[y][x].bg != unfocused, 10, f"focus in {field}")
 
     def reach_qr(self) -> None:
         """Sign in → Two-Factor Authentication Required → Select a Method → Secure your Account."""
