@@ -96,12 +96,18 @@ def sign_in(term: Terminal, email: str, password: str = PASSWORD) -> None:
     """Email, Tab, password, Enter, as a person types them (each step seen on the screen)."""
     term.send(email)
     term.wait_for_text(email, 10)
+    tab_to_password(term)
+    term.send(password + ENTER)
+
+
+def tab_to_password(term: Terminal) -> None:
+    """Tab, then wait until the Password field shows the focus: Textual hands a key to the
+    widget focused when the key is read, so the password must wait for the focus to move."""
     y = field_row(term, "Password")
     x = term.screen.display[y].index("▊") + 3
     before = term.screen.buffer[y][x].bg
     term.send(TAB)
     term.wait_until(lambda: term.screen.buffer[y][x].bg != before, 10, "focus in Password")
-    term.send(password + ENTER)
 
 
 def next_code(secret: str) -> str:

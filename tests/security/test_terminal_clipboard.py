@@ -20,8 +20,9 @@ from tests.security.terminal_site import (  # noqa: F401 - the fixtures
     kiosk_in_pty_fixture,
     sign_in,
     site_fixture,
+    tab_to_password,
 )
-from tests.support.terminal import CTRL_C, ENTER, TAB, Terminal, clipboard_writes
+from tests.support.terminal import CTRL_C, ENTER, Terminal, clipboard_writes
 
 SHIFT_HOME = "\x1b[1;2H"  # select from the cursor to the start of the field
 CTRL_X = "\x18"  # cut
@@ -31,10 +32,7 @@ SHIFT_TAB = "\x1b[Z"
 
 def _type_into_password(term: Terminal, text: str) -> None:
     y = field_row(term, "Password")
-    x = term.screen.display[y].index("▊") + 3
-    before = term.screen.buffer[y][x].bg
-    term.send(TAB)
-    term.wait_until(lambda: term.screen.buffer[y][x].bg != before, 10, "focus in Password")
+    tab_to_password(term)
     term.send(text)
     term.wait_until(lambda: "•" * len(text) in term.screen.display[y], 10, "the password dots")
 

@@ -19,8 +19,9 @@ from tests.security.terminal_site import (  # noqa: F401 - the fixtures
     SCREEN_TIMEOUT,
     Site,
     site_fixture,
+    tab_to_password,
 )
-from tests.support.terminal import TAB, Terminal, clipboard_writes
+from tests.support.terminal import Terminal, clipboard_writes
 
 SHIFT_HOME = "\x1b[1;2H"
 CTRL_X = "\x18"
@@ -56,8 +57,7 @@ def test_a_crash_exits_non_zero_with_a_reference_and_empties_the_clipboard(
         term.wait_until(lambda: clipboard_writes(term.raw) == [NEW_PERSON], 10, "the cut")
         term.send(NEW_PERSON)
         term.wait_for_text(NEW_PERSON, 10)
-        term.send(TAB)
-        term.wait_for_quiet()
+        tab_to_password(term)
         term.send(PASSWORD + "\r")
         status = term.wait_for_exit(SCREEN_TIMEOUT)
         raw = bytes(term.raw)
