@@ -16,6 +16,7 @@ from kiosk.cli.common import (
     handle_errors,
     iso,
     pass_ctx,
+    password_stdin_option,
     read_input_file,
     read_password_stdin,
 )
@@ -39,7 +40,7 @@ def users() -> None:
 
 @users.command("add")
 @click.argument("email")
-@click.option("--password-stdin", is_flag=True, help="Read the password from one line of stdin.")
+@password_stdin_option
 @pass_ctx
 @handle_errors
 def users_add(ctx: Context, email: str, password_stdin: bool) -> None:
@@ -57,7 +58,7 @@ def users_add(ctx: Context, email: str, password_stdin: bool) -> None:
 
 @users.command("set-password")
 @click.argument("email")
-@click.option("--password-stdin", is_flag=True, help="Read the password from one line of stdin.")
+@password_stdin_option
 @pass_ctx
 @handle_errors
 def users_set_password(ctx: Context, email: str, password_stdin: bool) -> None:

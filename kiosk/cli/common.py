@@ -37,6 +37,12 @@ def handle_errors(func: F) -> F:
 pass_ctx = click.make_pass_decorator(Context)
 
 
+# For commands that take a password: scripts pipe it in rather than answer a prompt.
+password_stdin_option = click.option(
+    "--password-stdin", is_flag=True, help="Read the password from one line of stdin."
+)
+
+
 def read_password_stdin() -> str:
     """One line of stdin, without its newline (`--password-stdin`)."""
     line = sys.stdin.readline()

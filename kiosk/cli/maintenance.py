@@ -7,7 +7,12 @@ import sys
 
 import click
 
-from kiosk.cli.common import handle_errors, pass_ctx, read_password_stdin
+from kiosk.cli.common import (
+    handle_errors,
+    pass_ctx,
+    password_stdin_option,
+    read_password_stdin,
+)
 from kiosk.config import redact_url
 from kiosk.runtime import EXIT_REFUSED, Context, fail, one_line, session_source
 
@@ -83,7 +88,7 @@ def directory() -> None:
 
 @directory.command("test")
 @click.argument("email")
-@click.option("--password-stdin", is_flag=True, help="Read the password from one line of stdin.")
+@password_stdin_option
 @pass_ctx
 @handle_errors
 def directory_test(ctx: Context, email: str, password_stdin: bool) -> None:
