@@ -322,8 +322,11 @@ def test_saying_no_changes_nothing(cohort: Cohort) -> None:
 
 
 def footer_keys(app: BoardApp) -> list[str]:
-    """What the footer on top lists (the active screen's own footer)."""
-    return [key.description for key in app.screen.query_one(Footer).query("FooterKey")]
+    """What the footer on top lists (the active screen's own footer; none yet: [])."""
+    footers = app.screen.query(Footer)
+    if not footers:
+        return []
+    return [key.description for key in footers.first().query("FooterKey")]
 
 
 def test_a_dialog_footer_lists_the_dialog_keys_not_the_board_keys(cohort: Cohort) -> None:
@@ -334,17 +337,20 @@ def test_a_dialog_footer_lists_the_dialog_keys_not_the_board_keys(cohort: Cohort
         app = make_board(cohort)
         async with app.run_test(size=(80, 24)) as pilot:
             await loaded(pilot)
-            assert "Quit" in footer_keys(app)
+            # A footer lays out its keys after it is mounted: wait for them.
+            assert await wait_until(pilot, lambda: "Quit" in footer_keys(app)), footer_keys(app)
             await select(pilot, email)
             for key, expected in (("u", ["Yes", "No"]), ("a", ["Cancel"]), ("e", ["Cancel"])):
                 await pilot.press(key)
                 assert not isinstance(app.screen, BoardScreen)
-                assert footer_keys(app) == expected, key
+                assert await wait_until(pilot, lambda want=expected: footer_keys(app) == want), (
+                    key, footer_keys(app)
+                )
                 await pilot.press("escape")
                 assert await wait_until(pilot, lambda: isinstance(app.screen, BoardScreen))
             await pilot.press("p", "y")
             assert await wait_until(pilot, lambda: isinstance(app.screen, PassScreen))
-            assert footer_keys(app) == ["Done"]
+            assert await wait_until(pilot, lambda: footer_keys(app) == ["Done"]), footer_keys(app)
             await pilot.press("enter")
 
     run(scenario())
