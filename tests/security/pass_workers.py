@@ -44,8 +44,8 @@ def _enroll(
             flow.start_setup()
             pending = flow.choose_method(Method.AUTHENTICATOR_APP)
             flow.continue_to_code()
-            code = pyotp.TOTP(pending.secret).now()
-            retry_while_slots_taken(lambda: flow.verify_setup_code(code))
+            app = pyotp.TOTP(pending.secret)
+            retry_while_slots_taken(lambda: flow.verify_setup_code(app.now()))  # now, each try
         except BaseException as exc:  # noqa: BLE001 - reported, the barrier still waited on
             barrier.wait(120)
             return {"phase": "setup", **_outcome(exc)}
