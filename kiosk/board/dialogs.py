@@ -3,15 +3,15 @@ the cohort picker.
 
 Each returns its answer with `dismiss` (typed `ModalScreen[T]`); none touches the store except the
 picker, which reads the cohort list in a thread worker. Each dialog has its own footer, drawn
-over the board's: it lists the keys that work while the dialog is open. The pass screen is the only place a pass
-is ever drawn, and it keeps nothing once dismissed.
+over the board's: it lists the keys that work while the dialog is open. The pass screen is the
+only place a pass is ever drawn, and it keeps nothing once dismissed.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from rich.text import Text
 from textual import on, work
@@ -29,6 +29,8 @@ from kiosk.core.service import KioskService
 from kiosk.core.values import CohortSummary
 from kiosk.errors import KioskError
 from kiosk.limits import MAX_EMAIL_LENGTH
+
+ResultT = TypeVar("ResultT")
 
 
 def plain(text: str) -> Text:
@@ -130,15 +132,26 @@ class PassScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
-class WalkInScreen(ModalScreen[NewPerson | None]):
-    """A walk-in: an email and, optionally, a full name."""
+class FormDialog(ModalScreen[ResultT | None]):
+    """A dialog with fields: Escape or its Cancel button (id `cancel`) dismisses it with None."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
     ]
 
-    def __init__(self, cohort: str) -> None:
+    def __init__(self) -> None:
         super().__init__(classes="board-dialog")
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class WalkInScreen(FormDialog[NewPerson]):
+    """A walk-in: an email and, optionally, a full name."""
+
+    def __init__(self, cohort: str) -> None:
+        super().__init__()
         self.cohort = cohort
 
     def compose(self) -> ComposeResult:
@@ -176,20 +189,11 @@ class WalkInScreen(ModalScreen[NewPerson | None]):
             return
         self.dismiss(NewPerson(email, name or None))
 
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class ExportScreen(ModalScreen[Path | None]):
+class ExportScreen(FormDialog[Path]):
     """Where to write the report: a path ending in .csv gives CSV, anything else JSON."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel"),
-    ]
-
     def __init__(self, default: str) -> None:
-        super().__init__(classes="board-dialog")
+        super().__init__()
         self.default = default
 
     def compose(self) -> ComposeResult:
@@ -216,11 +220,6 @@ class ExportScreen(ModalScreen[Path | None]):
             self.query_one("#export-problem", Static).update("Type a file name.")
             return
         self.dismiss(Path(text).expanduser())
-
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
 
 class CohortPicker(Screen[str]):
     """Choose the cohort to watch (when `kiosk onboard` is run without one)."""
